@@ -1,0 +1,29 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+
+/**
+ * Directory of the C++ reference golden files: `$HARMONICS_TESTDATA`, else
+ * `../shared/testdata/cpp-reference` beside the repository. Throws (so tests
+ * fail, never skip) when the files are not there.
+ */
+export function goldenDir(): string {
+  const fromEnv = process.env.HARMONICS_TESTDATA;
+  if (fromEnv) return fromEnv;
+  let dir = __dirname;
+  while (!existsSync(join(dir, 'pnpm-workspace.yaml'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('cannot find the repository root (pnpm-workspace.yaml) above ' + __dirname);
+    dir = up;
+  }
+  const golden = resolve(dir, '../shared/testdata/cpp-reference');
+  if (!existsSync(join(golden, 'tensors.bin'))) {
+    throw new Error(`golden files not found at ${golden}; set HARMONICS_TESTDATA to their directory`);
+  }
+  return golden;
+}
+
+/** The bytes of one golden file, e.g. `goldenFile('tensors.bin')`. */
+export function goldenFile(name: string): Uint8Array {
+  const buf = readFileSync(join(goldenDir(), name));
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}

@@ -1,0 +1,5 @@
+export { runTransportSuite } from './suite.js';
+export type { SetupOptions, TransportCapabilities, TransportPair, TransportSuiteOptions } from './suite.js';
+export { everyDtypeSamples, expectSameTensor, sampleTensor, seededBytes, tensorDifference } from './fixtures.js';
+export { goldenDir, goldenFile } from './golden.js';
+export { expectedGoldenTensors } from './golden-values.js';

@@ -1,0 +1,251 @@
+import { readU32LE } from './bytes.js';
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  LENGTH_PREFIX_BYTES,
+  type RecordHeader,
+  parseRecordHeader,
+  recordHeaderLength,
+} from './codec.js';
+import { HarmonicsError, tooLargeError } from './errors.js';
+import { allocAligned } from './slab.js';
+import { checkBool, MAX_NDIM, type Tensor } from './tensor.js';
+
+/** Options of {@link FrameDecoder}. */
+export interface FrameDecoderOptions {
+  /**
+   * `true` (default): each record is preceded by a u32 length prefix, as on
+   * sockets. `false`: records follow each other directly, as in files.
+   */
+  lengthPrefixed?: boolean;
+  /** Reject a record (or frame) over this many bytes; default 256 MiB. */
+  maxMessageBytes?: number;
+}
+
+// Pending chunks of one record kept by reference before the record is copied
+// out; past this many, the record's buffer is allocated and chunks are copied
+// in as they come, so a peer trickling tiny chunks cannot pile up objects.
+const MAX_PENDING_CHUNKS = 64;
+
+/**
+ * Turns arbitrary chunks of a record stream into tensors: a small state
+ * machine (prefix → header → data) in the manner of ws's receiver.
+ *
+ * Copies: headers are parsed in place (a few bytes are copied only when a
+ * header spans chunks); each record's data is copied once, into a fresh
+ * buffer of its own, so it is aligned for its typed array and the returned
+ * tensor is a view of that buffer, owned by the caller. Records' data up to
+ * 4 KiB is placed in shared 64 KiB slabs (like Node's Buffer pool): such a
+ * tensor's `data.buffer` holds other tensors too, so copy the data (`slice()`)
+ * before transferring its buffer to a worker. The declared size is
+ * allocated only once all its bytes have arrived (or many chunks of it have),
+ * never on the strength of a header alone.
+ *
+ * Chunks are kept by reference until consumed: a source must not reuse a
+ * chunk's memory after pushing it (Node streams and WHATWG streams do not).
+ *
+ * Usage: `push(chunk)`, then call `read()` until it returns `undefined`; at end
+ * of input call `end()`.
+ */
+export class FrameDecoder {
+  readonly maxMessageBytes: number;
+  private readonly prefix: number;
+  private readonly chunks: Uint8Array[] = [];
+  private first = 0; // index of the first unread chunk
+  private head = 0; // read offset in chunks[first]
+  private buffered = 0;
+  private position = 0; // stream offset of the next unread byte
+  private header: RecordHeader | undefined;
+  private recordStart = 0;
+  private dest: Uint8Array | undefined;
+  private destData: Tensor['data'] | undefined;
+  private destFilled = 0;
+  private failure: HarmonicsError | undefined;
+  private readonly scratch = new Uint8Array(LENGTH_PREFIX_BYTES + recordHeaderLength(MAX_NDIM));
+
+  constructor(options: FrameDecoderOptions = {}) {
+    this.prefix = options.lengthPrefixed === false ? 0 : LENGTH_PREFIX_BYTES;
+    this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  }
+
+  /** Bytes pushed and not yet consumed by a completed record or header. */
+  get bufferedBytes(): number {
+    return this.buffered + this.destFilled;
+  }
+
+  /** True when part of a record has arrived and the rest has not. */
+  get inRecord(): boolean {
+    return this.header !== undefined || this.buffered > 0;
+  }
+
+  /** Stream offset (bytes) where the record now being assembled starts. */
+  get pendingRecordOffset(): number {
+    return this.header !== undefined ? this.recordStart : this.position;
+  }
+
+  /** Total bytes consumed into completed records and parsed headers so far. */
+  get bytesConsumed(): number {
+    return this.position;
+  }
+
+  /** Queue a chunk. The decoder keeps a reference to it until its bytes are consumed. */
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+  }
+
+  /**
+   * The next complete record as a tensor, or `undefined` when more bytes are needed.
+   * @throws HarmonicsError for malformed input (see {@link parseRecordHeader}); also
+   *   `ERR_TOO_LARGE` for a length prefix over the limit and `ERR_PROTOCOL` for a
+   *   prefix that disagrees with its record. After an error the decoder keeps throwing it.
+   */
+  read(): Tensor | undefined {
+    if (this.failure) throw this.failure;
+    try {
+      if (this.header === undefined && !this.readHeader()) return undefined;
+      return this.readData();
+    } catch (err) {
+      this.failure = err as HarmonicsError;
+      throw err;
+    }
+  }
+
+  /**
+   * Declare the end of input.
+   * @throws HarmonicsError `ERR_TRUNCATED` naming the record's start offset when the
+   *   input ended inside a record.
+   */
+  end(): void {
+    if (this.failure) throw this.failure;
+    if (!this.inRecord) return;
+    const at = this.pendingRecordOffset;
+    const h = this.header;
+    this.failure = new HarmonicsError(
+      'ERR_TRUNCATED',
+      h !== undefined
+        ? `input ended inside the record at byte ${at}: ${h.headerLength + this.bufferedBytes} of its ${h.headerLength + h.byteLength} bytes arrived`
+        : `input ended inside the record at byte ${at}: only ${this.buffered} bytes of its header arrived`,
+    );
+    throw this.failure;
+  }
+
+  private readHeader(): boolean {
+    const p = this.prefix;
+    let need = p + 9;
+    for (;;) {
+      if (this.buffered === 0) return false;
+      const [bytes, off, end] = this.peek(need);
+      let frameLength = 0;
+      if (p) {
+        if (end - off < p) return false;
+        frameLength = readU32LE(bytes, off);
+        if (frameLength > this.maxMessageBytes) {
+          throw tooLargeError(`frame at byte ${this.position}`, frameLength, this.maxMessageBytes);
+        }
+        if (frameLength < 9) {
+          throw new HarmonicsError(
+            'ERR_PROTOCOL',
+            `frame at byte ${this.position} declares ${frameLength} bytes, less than the smallest record (9)`,
+          );
+        }
+      }
+      const h = parseRecordHeader(bytes, off + p, end, this.maxMessageBytes, this.position + p);
+      if (typeof h === 'number') {
+        if (this.buffered < p + h) return false;
+        need = p + h;
+        continue;
+      }
+      if (p && frameLength !== h.headerLength + h.byteLength) {
+        throw new HarmonicsError(
+          'ERR_PROTOCOL',
+          `frame at byte ${this.position} declares ${frameLength} bytes but holds a record of ${h.headerLength + h.byteLength}`,
+        );
+      }
+      this.recordStart = this.position + p;
+      this.skip(p + h.headerLength);
+      this.header = h;
+      return true;
+    }
+  }
+
+  private readData(): Tensor | undefined {
+    const h = this.header!;
+    if (this.dest === undefined) {
+      const pending = this.chunks.length - this.first;
+      if (this.buffered < h.byteLength && pending <= MAX_PENDING_CHUNKS) return undefined;
+      this.dest = allocAligned(h.byteLength);
+      this.destData = new h.dtype.array(this.dest.buffer, this.dest.byteOffset, h.count);
+      this.destFilled = 0;
+    }
+    const want = h.byteLength - this.destFilled;
+    const n = Math.min(want, this.buffered);
+    if (n > 0) this.copyOut(this.dest, this.destFilled, n);
+    this.destFilled += n;
+    if (this.destFilled < h.byteLength) return undefined;
+    const data = this.destData!;
+    if (h.dtype.name === 'bool') checkBool(data as Uint8Array);
+    this.header = undefined;
+    this.dest = undefined;
+    this.destData = undefined;
+    this.destFilled = 0;
+    return { dtype: h.dtype.name, shape: h.shape, data } as Tensor;
+  }
+
+  /** Contiguous view of up to `n` unread bytes: in place when they sit in one chunk, else copied to scratch. */
+  private peek(n: number): [Uint8Array, number, number] {
+    const c = this.chunks[this.first];
+    if (c.length - this.head >= n || this.buffered === c.length - this.head) {
+      return [c, this.head, c.length];
+    }
+    const len = Math.min(n, this.buffered, this.scratch.length);
+    let filled = 0;
+    for (let i = this.first, off = this.head; filled < len; i++, off = 0) {
+      const part = this.chunks[i];
+      const take = Math.min(part.length - off, len - filled);
+      this.scratch.set(part.subarray(off, off + take), filled);
+      filled += take;
+    }
+    return [this.scratch, 0, len];
+  }
+
+  private copyOut(dest: Uint8Array, at: number, n: number): void {
+    let done = 0;
+    while (done < n) {
+      const c = this.chunks[this.first];
+      const take = Math.min(c.length - this.head, n - done);
+      dest.set(take === c.length && this.head === 0 ? c : c.subarray(this.head, this.head + take), at + done);
+      done += take;
+      this.advance(take);
+    }
+  }
+
+  private skip(n: number): void {
+    while (n > 0) {
+      const c = this.chunks[this.first];
+      const take = Math.min(c.length - this.head, n);
+      this.advance(take);
+      n -= take;
+    }
+  }
+
+  private advance(n: number): void {
+    this.head += n;
+    this.buffered -= n;
+    this.position += n;
+    if (this.head === this.chunks[this.first].length) {
+      this.chunks[this.first] = EMPTY;
+      this.first++;
+      this.head = 0;
+      if (this.first === this.chunks.length) {
+        this.chunks.length = 0;
+        this.first = 0;
+      } else if (this.first >= 1024 && this.first * 2 >= this.chunks.length) {
+        this.chunks.splice(0, this.first);
+        this.first = 0;
+      }
+    }
+  }
+}
+
+const EMPTY = /* @__PURE__ */ new Uint8Array(0);

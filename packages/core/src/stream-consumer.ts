@@ -1,0 +1,217 @@
+import { noop, raceSignals, throwIfAborted } from './abort.js';
+import { BaseConsumer } from './base.js';
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  LENGTH_PREFIX_BYTES,
+  encodeTensor,
+  encodeTensorInto,
+  encodeTensorParts,
+  encodedByteLength,
+} from './codec.js';
+import type { AbortOptions } from './contract.js';
+import { HarmonicsError, closedError, tooLargeError } from './errors.js';
+import type { Framing } from './stream-producer.js';
+import type { Tensor } from './tensor.js';
+
+/**
+ * A Node-style writable, typed structurally so core imports nothing from Node:
+ * `net.Socket`, `fs.WriteStream`, `process.stdout` all fit.
+ */
+export interface WritableLike {
+  write(chunk: Uint8Array, callback: (error?: Error | null) => void): boolean;
+  end?(callback?: () => void): unknown;
+  cork?(): void;
+  uncork?(): void;
+}
+
+/** Where a {@link StreamConsumer} writes: a WHATWG `WritableStream` or a Node-style writable. */
+export type ByteSink = WritableStream<Uint8Array> | WritableLike;
+
+/** Options of {@link StreamConsumer}. */
+export interface StreamConsumerOptions {
+  /** `'length-prefixed'` (default, sockets and pipes) or `'records'` (back to back, as in files). */
+  framing?: Framing;
+  /** Refuse a record over this many bytes with `ERR_TOO_LARGE`; default 256 MiB. */
+  maxMessageBytes?: number;
+  /**
+   * Write large tensors' data straight from the caller's memory (header and data
+   * as two chunks, corked together where the sink can cork) instead of copying.
+   * Only safe for sinks that are done with a chunk when they acknowledge it
+   * (sockets, files). Default false: in-memory pipes such as `TransformStream`
+   * or `PassThrough` hand the chunk on by reference, and the caller may reuse
+   * its tensor once `push()` resolves.
+   */
+  zeroCopy?: boolean;
+  /** Records up to this size are coalesced into shared write batches; default 16 KiB. */
+  coalesceBytes?: number;
+  /** Size of a write batch; default 64 KiB. */
+  batchBytes?: number;
+  /** End the sink (`end()` / `close()`) when the consumer closes; default true. */
+  endSink?: boolean;
+}
+
+type Write = (chunk: Uint8Array) => Promise<void>;
+
+/** Run `fn` on a later turn of the event loop (after pending I/O in Node). */
+function schedule(fn: () => void): void {
+  const immediate = (globalThis as { setImmediate?: (fn: () => void) => unknown }).setImmediate;
+  if (immediate !== undefined) immediate(fn);
+  else setTimeout(fn, 0);
+}
+
+/**
+ * Writes framed tensor records to a byte sink.
+ *
+ * Small records (≤ `coalesceBytes`) are copied into a batch that goes out as
+ * one write when it fills or on the next turn of the event loop, so thousands
+ * of small tensors do not cost thousands of writes; `push()` resolves once the
+ * record is in the batch, and waits while the previous batch is still being
+ * written (backpressure, at most two batches in memory). Larger records go out
+ * on their own and `push()` resolves when the sink acknowledges them.
+ *
+ * Errors: `ERR_TOO_LARGE` before anything is written, `ERR_CLOSED` after
+ * `close()`, `ERR_CONNECTION_LOST` once the sink fails (sticky). An aborted
+ * `push()` rejects `ERR_ABORTED`; if it was aborted before its record was
+ * handed on, nothing of it is written and the consumer stays usable.
+ */
+export class StreamConsumer extends BaseConsumer {
+  readonly maxMessageBytes: number;
+  private readonly prefix: boolean;
+  private readonly zeroCopy: boolean;
+  private readonly coalesceBytes: number;
+  private readonly batchBytes: number;
+  private readonly endSink: boolean;
+  private readonly writeChunk: Write;
+  private readonly endWriter: () => Promise<void>;
+  private readonly cork: (() => void) | undefined;
+  private readonly uncork: (() => void) | undefined;
+  private batch: Uint8Array;
+  private used = 0;
+  private inflight: Promise<void> | undefined;
+  private flushScheduled = false;
+  private failure: HarmonicsError | undefined;
+  private closed = false;
+  private closePromise: Promise<void> | undefined;
+
+  constructor(sink: ByteSink, options: StreamConsumerOptions = {}) {
+    super();
+    this.prefix = options.framing !== 'records';
+    this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.zeroCopy = options.zeroCopy ?? false;
+    this.batchBytes = options.batchBytes ?? 64 * 1024;
+    this.coalesceBytes = Math.min(options.coalesceBytes ?? 16 * 1024, this.batchBytes);
+    this.endSink = options.endSink ?? true;
+    this.batch = new Uint8Array(this.batchBytes);
+    if (typeof (sink as WritableStream<Uint8Array>).getWriter === 'function') {
+      const writer = (sink as WritableStream<Uint8Array>).getWriter();
+      this.writeChunk = (chunk) => writer.write(chunk);
+      this.endWriter = () => writer.close();
+    } else if (typeof (sink as WritableLike).write === 'function') {
+      const w = sink as WritableLike;
+      this.writeChunk = (chunk) =>
+        new Promise<void>((resolve, reject) => {
+          w.write(chunk, (err) => (err ? reject(err) : resolve()));
+        });
+      this.endWriter = () =>
+        new Promise<void>((resolve) => {
+          if (typeof w.end === 'function') w.end(() => resolve());
+          else resolve();
+        });
+      if (typeof w.cork === 'function' && typeof w.uncork === 'function') {
+        this.cork = () => w.cork!();
+        this.uncork = () => w.uncork!();
+      }
+    } else {
+      throw new HarmonicsError('ERR_PROTOCOL', 'StreamConsumer needs a WritableStream or an object with write(chunk, callback)');
+    }
+  }
+
+  /** Write one tensor (see the class notes for when this resolves). */
+  async push(t: Tensor, options?: AbortOptions): Promise<void> {
+    if (this.closed) throw closedError('the consumer');
+    if (this.failure) throw this.failure;
+    const signal = options?.signal;
+    throwIfAborted(signal, 'push()');
+    const recordLength = encodedByteLength(t);
+    if (recordLength > this.maxMessageBytes) throw tooLargeError('tensor record', recordLength, this.maxMessageBytes);
+    const framed = recordLength + (this.prefix ? LENGTH_PREFIX_BYTES : 0);
+    const lengthPrefix = this.prefix;
+
+    if (framed <= this.coalesceBytes) {
+      if (this.used + framed > this.batch.length) await this.flush(signal);
+      this.used = encodeTensorInto(t, this.batch, this.used, { lengthPrefix });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        schedule(this.scheduledFlush);
+      }
+      return;
+    }
+
+    // A large record: wait for room (the batch ahead of it and the write before), then write it.
+    if (this.used > 0) await this.flush(signal);
+    if (this.inflight) await raceSignals(this.inflight, signal, 'push()');
+    if (this.failure) throw this.failure;
+    let written: Promise<void>;
+    if (this.zeroCopy) {
+      const [header, data] = encodeTensorParts(t, { lengthPrefix });
+      this.cork?.();
+      const h = this.track(header);
+      written = this.track(data);
+      this.uncork?.();
+      h.catch(noop);
+    } else {
+      written = this.track(encodeTensor(t, { lengthPrefix }));
+    }
+    this.inflight = written;
+    await written;
+    if (this.failure) throw this.failure;
+  }
+
+  private readonly scheduledFlush = (): void => {
+    this.flushScheduled = false;
+    if (this.used > 0 && !this.failure) this.flush(undefined).catch(noop);
+  };
+
+  /** Hand the current batch to the sink, then wait until the batch before it was written. */
+  private async flush(signal: AbortSignal | undefined): Promise<void> {
+    const previous = this.inflight;
+    if (this.used > 0) {
+      const chunk = this.batch.subarray(0, this.used);
+      this.batch = new Uint8Array(this.batchBytes);
+      this.used = 0;
+      const written = this.track(chunk);
+      this.inflight = previous ? previous.then(() => written) : written;
+    }
+    if (previous) await raceSignals(previous, signal, 'push()');
+    if (this.failure) throw this.failure;
+  }
+
+  /** Write a chunk; a failure becomes the sticky `ERR_CONNECTION_LOST`, and the returned promise never rejects. */
+  private track(chunk: Uint8Array): Promise<void> {
+    return this.writeChunk(chunk).then(noop, (cause) => {
+      this.failure ??= new HarmonicsError(
+        'ERR_CONNECTION_LOST',
+        `writing to the byte sink failed: ${(cause as Error)?.message ?? cause}`,
+        { cause },
+      );
+    });
+  }
+
+  /** Flush what is batched, wait for every write, then end the sink. Idempotent. */
+  close(): Promise<void> {
+    this.closePromise ??= (async () => {
+      this.closed = true;
+      if (this.used > 0 && !this.failure) await this.flush(undefined).catch(noop);
+      if (this.inflight) await this.inflight;
+      if (this.failure) throw this.failure;
+      if (this.endSink) {
+        try {
+          await this.endWriter();
+        } catch (cause) {
+          throw new HarmonicsError('ERR_CONNECTION_LOST', `ending the byte sink failed: ${(cause as Error)?.message}`, { cause });
+        }
+      }
+    })();
+    return this.closePromise;
+  }
+}

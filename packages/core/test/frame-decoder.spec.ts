@@ -1,0 +1,142 @@
+import { FrameDecoder, type Tensor, decodeTensor, encodeTensor, isHarmonicsError, tensor } from '@harmonics/core';
+import { expectSameTensor, expectedGoldenTensors, goldenFile, sampleTensor } from '@harmonics/conformance';
+
+function drain(d: FrameDecoder): Tensor[] {
+  const out: Tensor[] = [];
+  for (let t = d.read(); t !== undefined; t = d.read()) out.push(t);
+  return out;
+}
+
+function errorOf(fn: () => unknown): { code: string; message: string } | undefined {
+  try {
+    fn();
+  } catch (err) {
+    if (isHarmonicsError(err)) return { code: err.code, message: err.message };
+    throw err;
+  }
+  return undefined;
+}
+
+describe('FrameDecoder', () => {
+  it('places every record so its data is aligned and returns views of it', () => {
+    const d = new FrameDecoder();
+    const sent = [sampleTensor('float64', [3], 1), sampleTensor('int64', [2], 2), sampleTensor('int16', [3], 3)];
+    const stream = new Uint8Array(sent.reduce((n, t) => n + 4 + encodeTensor(t).length, 0));
+    let o = 0;
+    for (const t of sent) {
+      const r = encodeTensor(t, { lengthPrefix: true });
+      stream.set(r, o);
+      o += r.length;
+    }
+    d.push(stream);
+    const got = drain(d);
+    got.forEach((t, i) => {
+      expectSameTensor(t, sent[i]);
+      expect(t.data.byteOffset % t.data.BYTES_PER_ELEMENT).toBe(0);
+      expect(t.data.buffer).not.toBe(stream.buffer); // each record owns its buffer
+    });
+  });
+
+  it('does not allocate a declared size before its bytes arrive', () => {
+    const d = new FrameDecoder();
+    // uint8 [200 MiB]: prefix + 13-byte header, no data yet
+    const header = encodeTensor(tensor('uint8', [0])); // template for the layout
+    const n = 200 * 1024 * 1024;
+    const bytes = new Uint8Array(4 + 13);
+    new DataView(bytes.buffer).setUint32(0, 13 + n, true);
+    bytes.set(header.subarray(0, 5), 4);
+    new DataView(bytes.buffer).setUint32(9, n, true);
+    new DataView(bytes.buffer).setUint32(13, n, true);
+    const before = process.memoryUsage().arrayBuffers;
+    d.push(bytes);
+    d.push(new Uint8Array(1000));
+    expect(d.read()).toBeUndefined();
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 * 1024 * 1024);
+    const err = errorOf(() => d.end());
+    expect(err?.code).toBe('ERR_TRUNCATED');
+    expect(err?.message).toContain('byte 4');
+  });
+
+  it('refuses a length prefix over maxMessageBytes at once, without allocating', () => {
+    const d = new FrameDecoder({ maxMessageBytes: 1024 });
+    const prefix = new Uint8Array(4);
+    new DataView(prefix.buffer).setUint32(0, 300_000_000, true);
+    d.push(prefix);
+    const err = errorOf(() => d.read());
+    expect(err?.code).toBe('ERR_TOO_LARGE');
+    expect(err?.message).toContain('maxMessageBytes');
+    // sticky: the stream cannot be resynchronised
+    expect(errorOf(() => d.read())?.code).toBe('ERR_TOO_LARGE');
+  });
+
+  it('rejects a prefix that disagrees with its record (ERR_PROTOCOL)', () => {
+    const rec = encodeTensor(tensor('uint8', [2], [1, 2]), { lengthPrefix: true });
+    new DataView(rec.buffer, rec.byteOffset).setUint32(0, rec.length - 4 + 1, true);
+    const d = new FrameDecoder();
+    d.push(rec);
+    expect(errorOf(() => d.read())?.code).toBe('ERR_PROTOCOL');
+    const tiny = new FrameDecoder();
+    tiny.push(Uint8Array.from([3, 0, 0, 0, 0, 0, 0]));
+    expect(errorOf(() => tiny.read())?.code).toBe('ERR_PROTOCOL');
+  });
+
+  it('rejects an unknown dtype from its first byte, before the rest of the header arrives', () => {
+    const d = new FrameDecoder();
+    d.push(Uint8Array.from([20, 0, 0, 0, 99]));
+    expect(errorOf(() => d.read())?.code).toBe('ERR_BAD_DTYPE');
+  });
+
+  it('gives every complete record of a cut tensors.bin, then ERR_TRUNCATED naming the offset', () => {
+    const bytes = goldenFile('tensors.bin');
+    const expected = expectedGoldenTensors();
+    const starts = [0];
+    for (const t of expected) starts.push(starts[starts.length - 1] + encodeTensor(t).length);
+    const cuts = new Set<number>();
+    for (let c = 0; c < 700; c++) cuts.add(c); // every byte of the small records
+    for (let c = 700; c < bytes.length; c += 9973) cuts.add(c);
+    for (const s of starts) [s - 1, s, s + 1, s + 13].forEach((c) => c > 0 && c < bytes.length && cuts.add(c));
+    for (const cut of cuts) {
+      const d = new FrameDecoder({ lengthPrefixed: false });
+      d.push(bytes.subarray(0, cut));
+      const got = drain(d);
+      const complete = starts.filter((s, i) => i > 0 && s <= cut).length;
+      expect([cut, got.length]).toEqual([cut, complete]);
+      got.forEach((t, i) => expectSameTensor(t, expected[i]));
+      const err = errorOf(() => d.end());
+      if (starts.includes(cut)) {
+        expect([cut, err]).toEqual([cut, undefined]);
+      } else {
+        expect([cut, err?.code]).toEqual([cut, 'ERR_TRUNCATED']);
+        expect(err?.message).toContain(`byte ${starts[complete]}`);
+      }
+    }
+  });
+
+  it('copes with many tiny chunks of one large record (bounded chunk list)', () => {
+    const t = sampleTensor('float32', [50_000], 8);
+    const rec = encodeTensor(t, { lengthPrefix: true });
+    const d = new FrameDecoder();
+    let got: Tensor | undefined;
+    for (let o = 0; o < rec.length; o += 3) {
+      d.push(rec.subarray(o, o + 3));
+      got ??= d.read();
+    }
+    expectSameTensor(got, t);
+  });
+});
+
+describe('small records share slabs without aliasing', () => {
+  it('decoded and encoded small records never overlap, so writing one leaves the others intact', () => {
+    const d = new FrameDecoder();
+    for (let i = 0; i < 200; i++) d.push(encodeTensor(tensor('float64', [3], [i, i + 0.5, -i]), { lengthPrefix: true }));
+    const got = drain(d);
+    expect(got).toHaveLength(200);
+    (got[0].data as Float64Array).fill(-7);
+    got.slice(1).forEach((t, i) => expect(Array.from(t.data as Float64Array)).toEqual([i + 1, i + 1.5, -(i + 1)]));
+    const a = encodeTensor(tensor('uint8', [3], [1, 2, 3]));
+    const b = encodeTensor(tensor('uint8', [3], [4, 5, 6]));
+    a.fill(0);
+    expect(Array.from(decodeTensor(b).data)).toEqual([4, 5, 6]);
+    expect(got.every((t) => t.data.byteOffset % 8 === 0)).toBe(true);
+  });
+});

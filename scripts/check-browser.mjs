@@ -1,0 +1,66 @@
+// Browser-safety and tree-shaking checks for the browser-safe packages, run
+// on their built dist (what users install):
+// 1. the whole package bundles with --platform=browser and pulls in no Node
+//    built-in and no other package, within a size budget;
+// 2. an entry that imports only `decodeTensor` keeps nothing of the rest
+//    (checked by strings that live only in other modules) within a budget.
+import { build } from 'esbuild';
+import { existsSync } from 'node:fs';
+
+const checks = [
+  {
+    name: '@harmonics/core (everything)',
+    entry: `export * from '@harmonics/core';`,
+    budget: 24 * 1024,
+  },
+  {
+    name: '@harmonics/core (decodeTensor only)',
+    entry: `import { decodeTensor } from '@harmonics/core'; globalThis.decode = decodeTensor;`,
+    budget: 4 * 1024,
+    mustNotContain: ['StreamConsumer needs', 'onnxruntime', 'TensorFlow.js', 'writing to the byte sink', 'setImmediate'],
+  },
+];
+if (existsSync('packages/bus/package.json')) {
+  checks.push({ name: '@harmonics/bus', entry: `export * from '@harmonics/bus';`, budget: 28 * 1024 });
+}
+
+let failures = 0;
+for (const check of checks) {
+  let out;
+  try {
+    const result = await build({
+      stdin: { contents: check.entry, resolveDir: process.cwd(), loader: 'js' },
+      bundle: true,
+      platform: 'browser',
+      format: 'esm',
+      minify: true,
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+      alias: {
+        '@harmonics/core': './packages/core',
+        '@harmonics/bus': './packages/bus',
+      },
+    });
+    out = result;
+  } catch (err) {
+    console.error(`✗ ${check.name}: does not bundle for the browser:\n${err.message}`);
+    failures++;
+    continue;
+  }
+  const code = out.outputFiles[0].text;
+  const inputs = Object.keys(out.metafile.inputs).filter((f) => f !== '<stdin>');
+  const foreign = inputs.filter((f) => !/^packages\/(core|bus)\/dist\//.test(f));
+  const problems = [];
+  if (foreign.length) problems.push(`pulls in ${foreign.join(', ')}`);
+  if (/\bnode:|require\(/.test(code)) problems.push('references a Node built-in or require()');
+  if (code.length > check.budget) problems.push(`${code.length} bytes minified, over the ${check.budget}-byte budget`);
+  for (const s of check.mustNotContain ?? []) if (code.includes(s)) problems.push(`still contains "${s}" (not tree-shaken)`);
+  if (problems.length) {
+    console.error(`✗ ${check.name}: ${problems.join('; ')}`);
+    failures++;
+  } else {
+    console.log(`✓ ${check.name}: ${code.length} bytes minified (budget ${check.budget}), browser-safe`);
+  }
+}
+process.exit(failures ? 1 : 0);
