@@ -1,13 +1,36 @@
+import { noop } from './abort.js';
 import type { AbortOptions, Consumer, Producer } from './contract.js';
 import type { Tensor } from './tensor.js';
 
 /**
- * Base for producers: implement `next()` and `close()`; async iteration (which
- * closes on `break`) and `await using` come from here.
+ * Base for producers: implement `read()` (called one at a time, never
+ * overlapping) and `close()`. `next()` serves overlapping calls in call order;
+ * async iteration (closing on `break`) and `await using` come from here.
  */
 export abstract class BaseProducer implements Producer {
-  abstract next(options?: AbortOptions): Promise<Tensor | undefined>;
+  private current: Promise<unknown> = Promise.resolve();
+  private inflight = 0;
+
+  /** Produce the next tensor, or `undefined` at a clean end. Never called while a previous call is pending. */
+  protected abstract read(options?: AbortOptions): Promise<Tensor | undefined>;
   abstract close(): Promise<void>;
+
+  next(options?: AbortOptions): Promise<Tensor | undefined> {
+    // Only overlapping calls pay for chaining (a closure and a promise).
+    let p: Promise<Tensor | undefined>;
+    if (this.inflight++ === 0) p = this.read(options);
+    else {
+      const run = (): Promise<Tensor | undefined> => this.read(options);
+      p = this.current.then(run, run);
+    }
+    this.current = p;
+    p.then(this.settled, this.settled);
+    return p;
+  }
+
+  private readonly settled = (): void => {
+    this.inflight--;
+  };
 
   [Symbol.asyncIterator](): AsyncIterator<Tensor> {
     return {
@@ -36,3 +59,4 @@ export abstract class BaseConsumer implements Consumer {
     return this.close();
   }
 }
+

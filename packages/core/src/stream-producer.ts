@@ -45,8 +45,6 @@ export class StreamProducer extends BaseProducer {
   private ended = false;
   private failure: unknown;
   private closePromise: Promise<void> | undefined;
-  private current: Promise<unknown> = Promise.resolve();
-  private inflight = 0;
 
   constructor(source: ByteSource, options: StreamProducerOptions = {}) {
     super();
@@ -72,19 +70,7 @@ export class StreamProducer extends BaseProducer {
   }
 
   /** Next tensor; `undefined` at a clean end of the source. */
-  next(options?: AbortOptions): Promise<Tensor | undefined> {
-    // Calls are served one at a time, in call order; only overlapping calls pay for the chaining.
-    let p: Promise<Tensor | undefined>;
-    if (this.inflight++ === 0) p = this.nextNow(options);
-    else {
-      const run = (): Promise<Tensor | undefined> => this.nextNow(options);
-      p = this.current.then(run, run);
-    }
-    this.current = p;
-    return p;
-  }
-
-  private async nextNow(options?: AbortOptions): Promise<Tensor | undefined> {
+  protected async read(options?: AbortOptions): Promise<Tensor | undefined> {
     try {
       if (this.closing.signal.aborted) throw closedError('the producer');
       if (this.failure !== undefined) throw this.failure;
@@ -114,8 +100,6 @@ export class StreamProducer extends BaseProducer {
         void this.release();
       }
       throw err;
-    } finally {
-      this.inflight--;
     }
   }
 
