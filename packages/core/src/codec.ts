@@ -91,6 +91,16 @@ export function parseRecordHeader(
 }
 
 /**
+ * A fresh buffer for a record's data, aligned for its typed array (small ones
+ * from the shared slab), and the typed array over it: where readers copy a
+ * record's bytes to.
+ */
+export function allocRecordData(h: RecordHeader): { bytes: Uint8Array; data: TypedArray } {
+  const bytes = allocAligned(h.byteLength);
+  return { bytes, data: new h.dtype.array(bytes.buffer, bytes.byteOffset, h.count) };
+}
+
+/**
  * Make the tensor for `header` whose data starts at `bytes[dataOffset]`.
  * A view when the data is aligned for its typed array, else one copy into a
  * fresh array.

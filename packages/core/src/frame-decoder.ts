@@ -3,11 +3,11 @@ import {
   DEFAULT_MAX_MESSAGE_BYTES,
   LENGTH_PREFIX_BYTES,
   type RecordHeader,
+  allocRecordData,
   parseRecordHeader,
   recordHeaderLength,
 } from './codec.js';
 import { HarmonicsError, tooLargeError } from './errors.js';
-import { allocAligned } from './slab.js';
 import { checkBool, MAX_NDIM, type Tensor } from './tensor.js';
 
 /** Options of {@link FrameDecoder}. */
@@ -174,8 +174,9 @@ export class FrameDecoder {
     if (this.dest === undefined) {
       const pending = this.chunks.length - this.first;
       if (this.buffered < h.byteLength && pending <= MAX_PENDING_CHUNKS) return undefined;
-      this.dest = allocAligned(h.byteLength);
-      this.destData = new h.dtype.array(this.dest.buffer, this.dest.byteOffset, h.count);
+      const { bytes, data } = allocRecordData(h);
+      this.dest = bytes;
+      this.destData = data;
       this.destFilled = 0;
     }
     const want = h.byteLength - this.destFilled;
