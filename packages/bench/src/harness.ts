@@ -28,6 +28,8 @@ export interface Case {
   iterations: number;
   runs?: number;
   note?: string;
+  /** The bodies return a rate (units per second) they timed themselves, not a count of units. */
+  rate?: boolean;
   setup?: () => Promise<void>;
   teardown?: () => Promise<void>;
 }
@@ -38,9 +40,10 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-async function timeOnce(body: Body, iterations: number, unit: Case['unit']): Promise<number> {
+async function timeOnce(body: Body, iterations: number, unit: Case['unit'], rate = false): Promise<number> {
   const t0 = performance.now();
   const units = await body(iterations);
+  if (rate) return unit === 'MB/s' ? units / 1e6 : units;
   const seconds = (performance.now() - t0) / 1000;
   return unit === 'MB/s' ? units / 1e6 / seconds : units / seconds;
 }
@@ -53,13 +56,13 @@ export async function runCase(c: Case): Promise<BenchRow> {
   const runs = c.runs ?? 7;
   await c.setup?.();
   try {
-    await timeOnce(c.reference, Math.max(1, c.iterations >> 2), c.unit);
-    await timeOnce(c.subject, Math.max(1, c.iterations >> 2), c.unit);
+    await timeOnce(c.reference, Math.max(1, c.iterations >> 2), c.unit, c.rate);
+    await timeOnce(c.subject, Math.max(1, c.iterations >> 2), c.unit, c.rate);
     const subject: number[] = [];
     const reference: number[] = [];
     for (let r = 0; r < runs; r++) {
-      reference.push(await timeOnce(c.reference, c.iterations, c.unit));
-      subject.push(await timeOnce(c.subject, c.iterations, c.unit));
+      reference.push(await timeOnce(c.reference, c.iterations, c.unit, c.rate));
+      subject.push(await timeOnce(c.subject, c.iterations, c.unit, c.rate));
     }
     const value = median(subject);
     const baselineValue = median(reference);

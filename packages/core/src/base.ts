@@ -15,7 +15,20 @@ export abstract class BaseProducer implements Producer {
   protected abstract read(options?: AbortOptions): Promise<Tensor | undefined>;
   abstract close(): Promise<void>;
 
+  /**
+   * A tensor that is already decoded and can be returned without waiting, or
+   * `undefined`. Optional fast path: called only when no `read()` is pending;
+   * on any problem it returns `undefined` and `read()` reports it.
+   */
+  protected readReady(): Tensor | undefined {
+    return undefined;
+  }
+
   next(options?: AbortOptions): Promise<Tensor | undefined> {
+    if (this.inflight === 0 && options?.signal?.aborted !== true) {
+      const ready = this.readReady();
+      if (ready !== undefined) return Promise.resolve(ready);
+    }
     // Only overlapping calls pay for chaining (a closure and a promise).
     let p: Promise<Tensor | undefined>;
     if (this.inflight++ === 0) p = this.read(options);

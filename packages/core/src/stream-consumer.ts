@@ -19,9 +19,39 @@ import type { Tensor } from './tensor.js';
  */
 export interface WritableLike {
   write(chunk: Uint8Array, callback: (error?: Error | null) => void): boolean;
-  end?(callback?: () => void): unknown;
+  end?(callback?: (error?: Error | null) => void): unknown;
   cork?(): void;
   uncork?(): void;
+  /** Node streams: true once destroyed (then `end()` would never call back). */
+  readonly destroyed?: boolean;
+  once?(event: 'close' | 'error' | 'finish', listener: (err?: Error) => void): unknown;
+  off?(event: 'close' | 'error' | 'finish', listener: (err?: Error) => void): unknown;
+}
+
+/**
+ * End a Node-style writable and wait until it has flushed. Settles on every
+ * path: `end`'s callback or 'finish' resolve; a stream that is (or becomes)
+ * destroyed first, or errors, rejects, so `close()` never hangs on a dead socket.
+ */
+function endNodeWritable(w: WritableLike): Promise<void> {
+  if (typeof w.end !== 'function') return Promise.resolve();
+  if (w.destroyed) return Promise.reject(new Error('the stream was destroyed before it could be ended'));
+  return new Promise<void>((resolve, reject) => {
+    const done = (err?: Error): void => {
+      w.off?.('finish', onFinish);
+      w.off?.('close', onClose);
+      w.off?.('error', onError);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onFinish = (): void => done();
+    const onClose = (): void => done(new Error('the stream closed before it finished'));
+    const onError = (err?: Error): void => done(err ?? new Error('the stream failed'));
+    w.once?.('finish', onFinish);
+    w.once?.('close', onClose);
+    w.once?.('error', onError);
+    w.end!((err) => done(err ?? undefined));
+  });
 }
 
 /** Where a {@link StreamConsumer} writes: a WHATWG `WritableStream` or a Node-style writable. */
@@ -51,6 +81,8 @@ export interface StreamConsumerOptions {
 }
 
 type Write = (chunk: Uint8Array) => Promise<void>;
+
+const RESOLVED: Promise<void> = /* @__PURE__ */ Promise.resolve();
 
 /** Run `fn` on a later turn of the event loop (after pending I/O in Node). */
 function schedule(fn: () => void): void {
@@ -89,6 +121,8 @@ export class StreamConsumer extends BaseConsumer {
   private used = 0;
   private inflight: Promise<void> | undefined;
   private flushScheduled = false;
+  private slowPending = 0;
+  private slowTail: Promise<void> = RESOLVED;
   private failure: HarmonicsError | undefined;
   private closed = false;
   private closePromise: Promise<void> | undefined;
@@ -112,11 +146,7 @@ export class StreamConsumer extends BaseConsumer {
         new Promise<void>((resolve, reject) => {
           w.write(chunk, (err) => (err ? reject(err) : resolve()));
         });
-      this.endWriter = () =>
-        new Promise<void>((resolve) => {
-          if (typeof w.end === 'function') w.end(() => resolve());
-          else resolve();
-        });
+      this.endWriter = () => endNodeWritable(w);
       if (typeof w.cork === 'function' && typeof w.uncork === 'function') {
         this.cork = () => w.cork!();
         this.uncork = () => w.uncork!();
@@ -127,23 +157,58 @@ export class StreamConsumer extends BaseConsumer {
   }
 
   /** Write one tensor (see the class notes for when this resolves). */
-  async push(t: Tensor, options?: AbortOptions): Promise<void> {
-    if (this.closed) throw closedError('the consumer');
-    if (this.failure) throw this.failure;
-    const signal = options?.signal;
-    throwIfAborted(signal, 'push()');
-    const recordLength = encodedByteLength(t);
-    if (recordLength > this.maxMessageBytes) throw tooLargeError('tensor record', recordLength, this.maxMessageBytes);
-    const framed = recordLength + (this.prefix ? LENGTH_PREFIX_BYTES : 0);
-    const lengthPrefix = this.prefix;
-
-    if (framed <= this.coalesceBytes) {
-      if (this.used + framed > this.batch.length) await this.flush(signal);
-      this.used = encodeTensorInto(t, this.batch, this.used, { lengthPrefix });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        schedule(this.scheduledFlush);
+  push(t: Tensor, options?: AbortOptions): Promise<void> {
+    // Not async: a small record that fits the batch costs no promise of its own.
+    let framed: number;
+    try {
+      if (this.closed) throw closedError('the consumer');
+      if (this.failure) throw this.failure;
+      throwIfAborted(options?.signal, 'push()');
+      const recordLength = encodedByteLength(t);
+      if (recordLength > this.maxMessageBytes) throw tooLargeError('tensor record', recordLength, this.maxMessageBytes);
+      framed = recordLength + (this.prefix ? LENGTH_PREFIX_BYTES : 0);
+      if (this.slowPending === 0 && framed <= this.coalesceBytes && this.used + framed <= this.batch.length) {
+        this.used = encodeTensorInto(t, this.batch, this.used, { lengthPrefix: this.prefix });
+        this.scheduleFlush();
+        return RESOLVED;
       }
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    // Pushes that must wait run one after another, and later pushes queue behind them, so order is kept.
+    this.slowPending++;
+    const signal = options?.signal;
+    const run = (): Promise<void> => this.pushSlow(t, framed, signal);
+    const p = this.slowTail.then(run, run);
+    this.slowTail = p.then(this.slowDone, this.slowDone);
+    return p;
+  }
+
+  private readonly slowDone = (): void => {
+    this.slowPending--;
+  };
+
+  private scheduleFlush(): void {
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      schedule(this.scheduledFlush);
+    }
+  }
+
+  private async pushSlow(t: Tensor, framed: number, signal: AbortSignal | undefined): Promise<void> {
+    throwIfAborted(signal, 'push()'); // aborted while queued: nothing written
+    if (this.failure) throw this.failure;
+    const lengthPrefix = this.prefix;
+    if (framed <= this.coalesceBytes && this.used + framed <= this.batch.length) {
+      this.used = encodeTensorInto(t, this.batch, this.used, { lengthPrefix });
+      this.scheduleFlush();
+      return;
+    }
+    if (framed <= this.coalesceBytes) {
+      // The batch is full: hand it on (waiting for the one before), then start the next with this record.
+      await this.flush(signal);
+      this.used = encodeTensorInto(t, this.batch, this.used, { lengthPrefix });
+      this.scheduleFlush();
       return;
     }
 
@@ -188,19 +253,30 @@ export class StreamConsumer extends BaseConsumer {
 
   /** Write a chunk; a failure becomes the sticky `ERR_CONNECTION_LOST`, and the returned promise never rejects. */
   private track(chunk: Uint8Array): Promise<void> {
-    return this.writeChunk(chunk).then(noop, (cause) => {
-      this.failure ??= new HarmonicsError(
-        'ERR_CONNECTION_LOST',
-        `writing to the byte sink failed: ${(cause as Error)?.message ?? cause}`,
-        { cause },
-      );
+    return this.writeChunk(chunk).then(noop, (cause) => this.fail(this.sinkError(cause)));
+  }
+
+  /**
+   * The error a failing write becomes; `ERR_CONNECTION_LOST` by default.
+   * Transports override it (a TCP client that never connected: `ERR_CONNECT`).
+   */
+  protected sinkError(cause: unknown): HarmonicsError {
+    if (cause instanceof HarmonicsError) return cause;
+    return new HarmonicsError('ERR_CONNECTION_LOST', `writing to the byte sink failed: ${(cause as Error)?.message ?? cause}`, {
+      cause,
     });
+  }
+
+  /** Make `err` the sticky failure: later and waiting pushes and `close()` reject with it. The first failure wins. */
+  protected fail(err: HarmonicsError): void {
+    this.failure ??= err;
   }
 
   /** Flush what is batched, wait for every write, then end the sink. Idempotent. */
   close(): Promise<void> {
     this.closePromise ??= (async () => {
       this.closed = true;
+      await this.slowTail;
       if (this.used > 0 && !this.failure) await this.flush(undefined).catch(noop);
       if (this.inflight) await this.inflight;
       if (this.failure) throw this.failure;

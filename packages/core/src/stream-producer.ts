@@ -3,9 +3,14 @@ import { BaseProducer } from './base.js';
 import type { AbortOptions } from './contract.js';
 import { HarmonicsError, closedError, isHarmonicsError } from './errors.js';
 import { FrameDecoder } from './frame-decoder.js';
+import { isReadableLike, pullFromReadable } from './node-readable.js';
 import type { Tensor } from './tensor.js';
 
-/** Anything that yields byte chunks: a WHATWG `ReadableStream`, a Node `Readable`, an async generator. */
+/**
+ * Anything that yields byte chunks: a WHATWG `ReadableStream`, a Node
+ * `Readable` (read through its 'data' events, paused while 16 chunks wait),
+ * or any async iterable such as an async generator.
+ */
 export type ByteSource = AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>;
 
 /** How records are delimited in a byte stream. */
@@ -57,6 +62,10 @@ export class StreamProducer extends BaseProducer {
       const reader = (source as ReadableStream<Uint8Array>).getReader();
       this.pullChunk = () => reader.read() as Promise<IteratorResult<Uint8Array>>;
       this.release = () => reader.cancel().catch(noop);
+    } else if (isReadableLike(source)) {
+      const { pull, release } = pullFromReadable(source);
+      this.pullChunk = pull;
+      this.release = async () => release();
     } else if (typeof (source as AsyncIterable<Uint8Array>)[Symbol.asyncIterator] === 'function') {
       const it = (source as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
       this.pullChunk = () => it.next();
@@ -66,6 +75,15 @@ export class StreamProducer extends BaseProducer {
       };
     } else {
       throw new HarmonicsError('ERR_PROTOCOL', 'StreamProducer needs a ReadableStream or an async iterable of Uint8Array chunks');
+    }
+  }
+
+  protected override readReady(): Tensor | undefined {
+    if (this.failure !== undefined || this.closing.signal.aborted) return undefined;
+    try {
+      return this.decoder.read();
+    } catch {
+      return undefined; // the decoder keeps the error; read() reports it
     }
   }
 
@@ -86,9 +104,7 @@ export class StreamProducer extends BaseProducer {
         } catch (err) {
           if (isHarmonicsError(err, 'ERR_ABORTED') || isHarmonicsError(err, 'ERR_CLOSED')) throw err;
           this.pending = undefined;
-          throw new HarmonicsError('ERR_CONNECTION_LOST', `the byte source failed: ${(err as Error)?.message ?? err}`, {
-            cause: err,
-          });
+          throw this.sourceError(err);
         }
         this.pending = undefined;
         if (r.done) this.ended = true;
@@ -101,6 +117,15 @@ export class StreamProducer extends BaseProducer {
       }
       throw err;
     }
+  }
+
+  /**
+   * The error a failing source becomes; `ERR_CONNECTION_LOST` by default.
+   * Transports override it (a TCP client that never connected: `ERR_CONNECT`).
+   */
+  protected sourceError(err: unknown): HarmonicsError {
+    if (isHarmonicsError(err)) return err;
+    return new HarmonicsError('ERR_CONNECTION_LOST', `the byte source failed: ${(err as Error)?.message ?? err}`, { cause: err });
   }
 
   private finish(): undefined {

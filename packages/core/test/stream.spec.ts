@@ -113,6 +113,23 @@ describe('StreamProducer', () => {
 });
 
 describe('StreamConsumer', () => {
+  it('keeps push() order when many pushes of mixed sizes are in flight at once', async () => {
+    const pass = new PassThrough();
+    const c = new StreamConsumer(pass, { batchBytes: 4096, coalesceBytes: 2048 });
+    const p = new StreamProducer(pass);
+    const sent = Array.from({ length: 300 }, (_, i) => sampleTensor('uint8', [[10, 1500, 5000][i % 3]], i));
+    const reading = (async () => {
+      const got: Tensor[] = [];
+      for await (const t of p) got.push(t);
+      return got;
+    })();
+    await Promise.all(sent.map((t) => c.push(t))); // none awaited before the next starts
+    await c.close();
+    const got = await reading;
+    expect(got).toHaveLength(300);
+    got.forEach((t, i) => expectSameTensor(t, sent[i]));
+  });
+
   it('coalesces small records into few writes', async () => {
     const writes: number[] = [];
     const sink = new Writable({
@@ -179,6 +196,25 @@ describe('StreamConsumer', () => {
     release();
     await second;
     expect(done).toBe(2);
+  });
+
+  it('close() on a sink destroyed underneath it rejects ERR_CONNECTION_LOST instead of hanging', async () => {
+    for (const when of ['before', 'during'] as const) {
+      const sink = new Writable({
+        write(_c, _e, cb) {
+          cb();
+        },
+        final(cb) {
+          if (when === 'during') setTimeout(() => sink.destroy(), 10);
+          else cb();
+        },
+      });
+      const c = new StreamConsumer(sink);
+      await c.push(tensor('uint8', [4]));
+      await new Promise((r) => setTimeout(r, 10));
+      if (when === 'before') sink.destroy();
+      expect([when, await codeOf(c.close())]).toEqual([when, 'ERR_CONNECTION_LOST']);
+    }
   });
 
   it('a failing sink makes push() and close() reject ERR_CONNECTION_LOST', async () => {

@@ -1,0 +1,58 @@
+import { Socket } from 'node:net';
+import type { Duplex, Readable } from 'node:stream';
+import { type AbortOptions, HarmonicsError, StreamProducer, type Tensor, isHarmonicsError } from '@harmonics/core';
+import { lostError } from './errors.js';
+
+/** Options of {@link SocketProducer}. */
+export interface SocketProducerOptions {
+  /** Refuse (and close the connection on) a frame over this many bytes: `ERR_TOO_LARGE`. Default 256 MiB. */
+  maxMessageBytes?: number;
+  /** A `next()` that waits longer than this for a tensor rejects `ERR_TIMEOUT`; the connection stays usable. Default: no limit. */
+  timeoutMs?: number;
+}
+
+/** A connected socket, any Node readable/duplex stream, or a file descriptor number. */
+export type SocketSource = Socket | Duplex | Readable | number;
+
+/**
+ * Reads length-prefixed tensor records from a connected socket (exactly what
+ * the C++ `SocketConsumer` writes): a `net.Socket`, a `tls.TLSSocket`, any Node
+ * duplex, or a file descriptor (the C++ `socket:FD` target).
+ *
+ * Each record is assembled with one copy into a buffer where its data is
+ * aligned, then handed out as a view. A peer that closes cleanly between
+ * records ends the stream (`undefined`); one that vanishes mid-record, or a
+ * reset, rejects `ERR_CONNECTION_LOST`; an oversized frame rejects
+ * `ERR_TOO_LARGE` without allocating it and closes the connection.
+ * `close()` closes the connection.
+ */
+export class SocketProducer extends StreamProducer {
+  /** The underlying stream. */
+  readonly socket: Duplex | Readable;
+  private readonly timeoutMs: number | undefined;
+
+  constructor(source: SocketSource, options: SocketProducerOptions = {}) {
+    const socket = typeof source === 'number' ? new Socket({ fd: source, readable: true, writable: false }) : source;
+    super(socket, { maxMessageBytes: options.maxMessageBytes, endInsideRecord: 'ERR_CONNECTION_LOST' });
+    this.socket = socket;
+    this.timeoutMs = options.timeoutMs;
+  }
+
+  protected override async read(options?: AbortOptions): Promise<Tensor | undefined> {
+    if (this.timeoutMs === undefined) return super.read(options);
+    const timer = AbortSignal.timeout(this.timeoutMs);
+    const signal = options?.signal ? AbortSignal.any([options.signal, timer]) : timer;
+    try {
+      return await super.read({ signal });
+    } catch (err) {
+      if (isHarmonicsError(err, 'ERR_ABORTED') && timer.aborted && !options?.signal?.aborted) {
+        throw new HarmonicsError('ERR_TIMEOUT', `no tensor arrived within timeoutMs (${this.timeoutMs} ms); the connection is still open`);
+      }
+      throw err;
+    }
+  }
+
+  protected override sourceError(err: unknown): HarmonicsError {
+    return lostError(err, 'being read');
+  }
+}

@@ -1,0 +1,227 @@
+import { existsSync, unlinkSync } from 'node:fs';
+import { type AddressInfo, type Server, type Socket, connect as netConnect, createServer } from 'node:net';
+import { type TlsOptions, createServer as createTlsServer } from 'node:tls';
+import type { AbortOptions } from '@harmonics/core';
+import { abortError, closedError, throwIfAborted } from '@harmonics/core/internal';
+import { type Endpoint, connectError } from './errors.js';
+import { SocketConsumer, type SocketConsumerOptions } from './socket-consumer.js';
+import { SocketProducer, type SocketProducerOptions } from './socket-producer.js';
+
+/** Options of {@link SocketServer.listen}. */
+export interface SocketServerOptions extends SocketProducerOptions, SocketConsumerOptions {
+  /** TCP port; 0 (the default when no `path`) picks a free one, read it from `server.port`. */
+  port?: number;
+  /** TCP host to bind; default `127.0.0.1` (loopback). Use `0.0.0.0` or `::` to accept from other machines. */
+  host?: string;
+  /** Listen on a Unix-domain socket at this path instead of TCP. A stale socket file left by a dead server is replaced. */
+  path?: string;
+  /** Serve TLS with these options (Node's `tls.createServer`: `key`, `cert`, `ca`, `requestCert`, …). */
+  tls?: TlsOptions;
+  /** Connections accepted by the kernel but not yet taken with `accept()`; past this, new ones are closed. Default 128. */
+  maxPending?: number;
+}
+
+/**
+ * A connection the server accepted. Turn it into a Producer (to read what the
+ * peer sends) or a Consumer (to send to the peer); the same connection can be both.
+ */
+export class IncomingConnection {
+  constructor(
+    readonly socket: Socket,
+    private readonly defaults: SocketProducerOptions & SocketConsumerOptions,
+  ) {}
+
+  /** Peer address, e.g. `127.0.0.1:53122` (or the socket path for Unix sockets). */
+  get remoteAddress(): string {
+    return this.socket.remoteAddress ? `${this.socket.remoteAddress}:${this.socket.remotePort}` : 'unix';
+  }
+
+  producer(options: SocketProducerOptions = {}): SocketProducer {
+    return new SocketProducer(this.socket, { ...this.defaults, ...options });
+  }
+
+  consumer(options: SocketConsumerOptions = {}): SocketConsumer {
+    return new SocketConsumer(this.socket, { ...this.defaults, ...options });
+  }
+}
+
+interface AcceptWaiter {
+  resolve(c: IncomingConnection): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * Accepts tensor connections over TCP, TLS or a Unix-domain socket (the C++
+ * `SocketServer`). Connections queue until taken with `accept()`,
+ * `acceptProducer()`, `acceptConsumer()` or `for await`.
+ */
+export class SocketServer implements AsyncIterable<IncomingConnection> {
+  private readonly pending: IncomingConnection[] = [];
+  private readonly waiters: AcceptWaiter[] = [];
+  private readonly handedOut = new Set<Socket>();
+  private closed = false;
+
+  private constructor(
+    private readonly server: Server,
+    private readonly options: SocketServerOptions,
+  ) {
+    server.on(options.tls ? 'secureConnection' : 'connection', (socket: Socket) => this.onConnection(socket));
+    server.on('tlsClientError', (_err: Error, socket: Socket) => socket.destroy());
+  }
+
+  /**
+   * Start listening; resolves once the server accepts connections.
+   * @throws HarmonicsError `ERR_CONNECT` when the address cannot be bound (in use, no permission), naming it.
+   */
+  static async listen(options: SocketServerOptions = {}): Promise<SocketServer> {
+    const server = options.tls ? createTlsServer(options.tls) : createServer();
+    const endpoint: Endpoint = options.path !== undefined ? { path: options.path } : { host: options.host ?? '127.0.0.1', port: options.port ?? 0 };
+    if (options.path !== undefined) await removeStaleSocket(options.path);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err) => reject(connectError(err, endpoint, 'listen on')));
+      if ('path' in endpoint) server.listen(endpoint.path, () => resolve());
+      else server.listen(endpoint.port, endpoint.host, () => resolve());
+    });
+    server.on('error', () => undefined);
+    return new SocketServer(server, options);
+  }
+
+  /** The TCP port listened on (`undefined` for a Unix socket). */
+  get port(): number | undefined {
+    const a = this.server.address();
+    return typeof a === 'object' && a !== null ? (a as AddressInfo).port : undefined;
+  }
+
+  /** The Unix socket path listened on, if any. */
+  get path(): string | undefined {
+    return this.options.path;
+  }
+
+  /**
+   * The next incoming connection (waits for one).
+   * @throws HarmonicsError `ERR_CLOSED` once the server is closed; `ERR_ABORTED`.
+   */
+  accept(options?: AbortOptions): Promise<IncomingConnection> {
+    if (this.closed) return Promise.reject(closedError('the server'));
+    const signal = options?.signal;
+    try {
+      throwIfAborted(signal, 'accept()');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const ready = this.pending.shift();
+    if (ready) return Promise.resolve(this.handOut(ready));
+    return new Promise<IncomingConnection>((resolve, reject) => {
+      const waiter: AcceptWaiter = {
+        resolve: (c) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(c);
+        },
+        reject: (err) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(err);
+        },
+      };
+      const onAbort = (): void => {
+        const i = this.waiters.indexOf(waiter);
+        if (i >= 0) this.waiters.splice(i, 1);
+        waiter.reject(abortError(signal, 'accept()'));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** The next connection as a Producer: read what that peer sends. */
+  async acceptProducer(options?: AbortOptions & SocketProducerOptions): Promise<SocketProducer> {
+    return (await this.accept(options)).producer(options);
+  }
+
+  /** The next connection as a Consumer: send to that peer. */
+  async acceptConsumer(options?: AbortOptions & SocketConsumerOptions): Promise<SocketConsumer> {
+    return (await this.accept(options)).consumer(options);
+  }
+
+  /** Incoming connections until the server closes. */
+  async *[Symbol.asyncIterator](): AsyncIterator<IncomingConnection> {
+    for (;;) {
+      try {
+        yield await this.accept();
+      } catch (err) {
+        if (this.closed) return;
+        throw err;
+      }
+    }
+  }
+
+  /**
+   * Stop listening. Connections not yet accepted are closed; waiting `accept()`
+   * calls reject `ERR_CLOSED`. Connections already handed out stay open unless
+   * `closeConnections` is true. Idempotent.
+   */
+  async close(options: { closeConnections?: boolean } = {}): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      for (const w of this.waiters.splice(0)) w.reject(closedError('the server'));
+      for (const c of this.pending.splice(0)) c.socket.destroy();
+      const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
+      if (!options.closeConnections) {
+        // Listening stops at once; the 'close' callback would wait for every handed-out connection.
+        this.server.unref();
+        return;
+      }
+      for (const s of this.handedOut) s.destroy();
+      await stopped;
+      return;
+    }
+    if (options.closeConnections) for (const s of this.handedOut) s.destroy();
+  }
+
+  private onConnection(socket: Socket): void {
+    socket.on('error', () => undefined); // reported through the producer/consumer made from it
+    if (this.closed || this.pending.length >= (this.options.maxPending ?? 128)) {
+      socket.destroy();
+      return;
+    }
+    const c = new IncomingConnection(socket, {
+      maxMessageBytes: this.options.maxMessageBytes,
+      timeoutMs: this.options.timeoutMs,
+      noDelay: this.options.noDelay,
+    });
+    const waiter = this.waiters.shift();
+    if (waiter) waiter.resolve(this.handOut(c));
+    else {
+      this.pending.push(c);
+      socket.once('close', () => {
+        const i = this.pending.indexOf(c);
+        if (i >= 0) this.pending.splice(i, 1);
+      });
+    }
+  }
+
+  private handOut(c: IncomingConnection): IncomingConnection {
+    this.handedOut.add(c.socket);
+    c.socket.once('close', () => this.handedOut.delete(c.socket));
+    return c;
+  }
+}
+
+/** Remove a Unix socket file left by a dead server (nothing accepts on it); leave a live one alone. */
+async function removeStaleSocket(path: string): Promise<void> {
+  if (!existsSync(path)) return;
+  const live = await new Promise<boolean>((resolve) => {
+    const probe = netConnect({ path });
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+  if (!live) {
+    try {
+      unlinkSync(path);
+    } catch {
+      // listen() will report the address as in use
+    }
+  }
+}

@@ -1,0 +1,65 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Socket } from 'node:net';
+import { encodeTensor, tensor } from '@harmonics/core';
+import { type TransportPair, runTransportSuite } from '@harmonics/conformance';
+import { SocketServer, TcpConsumer, UnixConsumer } from '@harmonics/transport-net';
+import { TLS_CERT, TLS_KEY } from './helpers';
+
+/** The writer dies after half a record: raw bytes, then a reset. */
+function vanish(socket: Socket): () => Promise<void> {
+  return async () => {
+    socket.write(encodeTensor(tensor('float32', [64]), { lengthPrefix: true }).subarray(0, 40));
+    await new Promise((r) => setTimeout(r, 20));
+    // A TCP reset where the handle supports one; Unix and TLS sockets can only be torn down.
+    try {
+      socket.resetAndDestroy();
+    } catch {
+      socket.destroy();
+    }
+  };
+}
+
+async function pair(
+  server: SocketServer,
+  consumer: TcpConsumer | UnixConsumer,
+  maxMessageBytes: number | undefined,
+): Promise<TransportPair> {
+  const producer = await server.acceptProducer({ maxMessageBytes });
+  return {
+    producer,
+    consumer,
+    disconnect: vanish(consumer.socket as Socket),
+    teardown: () => server.close({ closeConnections: true }),
+  };
+}
+
+runTransportSuite({
+  name: 'TcpConsumer → SocketServer (TCP)',
+  setup: async ({ maxMessageBytes } = {}) => {
+    const server = await SocketServer.listen({ port: 0 });
+    return pair(server, new TcpConsumer('127.0.0.1', server.port!, { maxMessageBytes }), maxMessageBytes);
+  },
+  capabilities: { peerLoss: true, peerLossCodes: ['ERR_CONNECTION_LOST'] },
+});
+
+let n = 0;
+runTransportSuite({
+  name: 'UnixConsumer → SocketServer (Unix socket)',
+  setup: async ({ maxMessageBytes } = {}) => {
+    const path = join(tmpdir(), `harmonics-net-${process.pid}-${n++}.sock`);
+    const server = await SocketServer.listen({ path });
+    return pair(server, new UnixConsumer(path, { maxMessageBytes }), maxMessageBytes);
+  },
+  capabilities: { peerLoss: true, peerLossCodes: ['ERR_CONNECTION_LOST'] },
+});
+
+runTransportSuite({
+  name: 'TcpConsumer → SocketServer (TLS)',
+  setup: async ({ maxMessageBytes } = {}) => {
+    const server = await SocketServer.listen({ port: 0, tls: { key: TLS_KEY, cert: TLS_CERT } });
+    const consumer = new TcpConsumer('127.0.0.1', server.port!, { maxMessageBytes, tls: { ca: TLS_CERT } });
+    return pair(server, consumer, maxMessageBytes);
+  },
+  capabilities: { peerLoss: true, peerLossCodes: ['ERR_CONNECTION_LOST'] },
+});

@@ -1,0 +1,266 @@
+import { spawn } from 'node:child_process';
+import { type Socket, connect, createServer } from 'node:net';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { type Tensor, encodeTensor, tensor } from '@harmonics/core';
+import { expectSameTensor, expectedGoldenTensors, goldenFile, sampleTensor } from '@harmonics/conformance';
+import { SocketConsumer, SocketProducer, SocketServer, TcpConsumer, TcpProducer, UnixProducer } from '@harmonics/transport-net';
+import { TLS_CERT, TLS_KEY, errorOf, sleep } from './helpers';
+
+const golden = expectedGoldenTensors();
+const servers: SocketServer[] = [];
+async function listen(options: Parameters<typeof SocketServer.listen>[0] = {}): Promise<SocketServer> {
+  const s = await SocketServer.listen(options);
+  servers.push(s);
+  return s;
+}
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close({ closeConnections: true })));
+});
+
+/** A raw TCP client to our server, for writing exact bytes. */
+function rawClient(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1', () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+async function writeInChunks(socket: Socket, bytes: Uint8Array, size: number): Promise<void> {
+  for (let o = 0; o < bytes.length; o += size) {
+    if (!socket.write(bytes.subarray(o, Math.min(o + size, bytes.length)))) {
+      await new Promise((r) => socket.once('drain', r));
+    }
+  }
+}
+
+describe('wire compatibility with the C++ SocketConsumer', () => {
+  it.each([1, 7, 65536])('reads socket-frames.bin sent through a real socket in %i-byte writes', async (size) => {
+    const server = await listen();
+    const accepting = server.acceptProducer();
+    const raw = await rawClient(server.port!);
+    raw.setNoDelay(true);
+    const producer = await accepting;
+    const bytes = goldenFile('socket-frames.bin');
+    const writing = writeInChunks(raw, bytes, size).then(() => raw.end());
+    const got: Tensor[] = [];
+    for await (const t of producer) got.push(t);
+    await writing;
+    expect(got).toHaveLength(3);
+    [0, 5, 9].forEach((k, i) => expectSameTensor(got[i], golden[k]));
+  }, 120_000);
+
+  it('a SocketConsumer writes exactly the bytes of socket-frames.bin', async () => {
+    const received: Buffer[] = [];
+    const raw = createServer((s) => s.on('data', (d) => received.push(d)));
+    await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
+    const port = (raw.address() as { port: number }).port;
+    const c = new TcpConsumer('127.0.0.1', port);
+    for (const k of [0, 5, 9]) await c.push(golden[k]);
+    await c.close();
+    await sleep(50);
+    raw.close();
+    expect(Buffer.compare(Buffer.concat(received), Buffer.from(goldenFile('socket-frames.bin')))).toBe(0);
+  });
+});
+
+describe('two processes', () => {
+  it('exchange 10,000 tensors of mixed dtypes over TCP, in order and bit-exact', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { mixedTensor } = require('./fixtures/mixed.cjs');
+    const server = await listen();
+    const child = spawn(process.execPath, [join(__dirname, 'fixtures/peer.mjs'), 'send', '127.0.0.1', String(server.port), '10000'], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    const exited = new Promise<number>((r) => child.once('exit', (code) => r(code ?? -1)));
+    const producer = await server.acceptProducer();
+    let i = 0;
+    for await (const t of producer) {
+      expectSameTensor(t, mixedTensor(i));
+      i++;
+    }
+    expect(i).toBe(10_000);
+    expect(await exited).toBe(0);
+  }, 60_000);
+
+  it('reads from a file descriptor (the C++ socket:FD target)', async () => {
+    const child = spawn(process.execPath, [join(__dirname, 'fixtures/peer.mjs'), 'read-fd', '3'], {
+      stdio: ['ignore', 'pipe', 'inherit', 'pipe'],
+    });
+    const fd3 = child.stdio[3] as Socket;
+    const c = new SocketConsumer(fd3);
+    for (let i = 1; i <= 100; i++) await c.push(tensor('int32', [2], [i, 0]));
+    await c.close();
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    await new Promise((r) => child.once('exit', r));
+    expect(out.trim()).toBe(`100 ${(100 * 101) / 2}`);
+  }, 30_000);
+});
+
+describe('faults', () => {
+  it('a peer that closes between records ends the stream cleanly', async () => {
+    const server = await listen();
+    const accepting = server.acceptProducer();
+    const raw = await rawClient(server.port!);
+    const p = await accepting;
+    raw.end(encodeTensor(tensor('uint8', [2], [1, 2]), { lengthPrefix: true }));
+    expect(Array.from((await p.next())!.data as Uint8Array)).toEqual([1, 2]);
+    expect(await p.next()).toBeUndefined();
+  });
+
+  it('a peer that goes away mid-record: ERR_CONNECTION_LOST (FIN or reset)', async () => {
+    for (const how of ['end', 'reset'] as const) {
+      const server = await listen();
+      const accepting = server.acceptProducer();
+      const raw = await rawClient(server.port!);
+      const p = await accepting;
+      raw.write(encodeTensor(tensor('uint8', [100]), { lengthPrefix: true }).subarray(0, 50));
+      await sleep(20);
+      if (how === 'end') raw.end();
+      else raw.resetAndDestroy();
+      expect([how, (await errorOf(p.next()))?.code]).toEqual([how, 'ERR_CONNECTION_LOST']);
+    }
+  });
+
+  it('a length prefix over maxMessageBytes: ERR_TOO_LARGE without allocating it, and the connection is closed', async () => {
+    const server = await listen({ maxMessageBytes: 1024 * 1024 });
+    const accepting = server.acceptProducer();
+    const raw = await rawClient(server.port!);
+    const closed = new Promise((r) => raw.once('close', r));
+    raw.on('error', () => undefined);
+    const p = await accepting;
+    const before = process.memoryUsage().arrayBuffers;
+    const prefix = Buffer.alloc(4);
+    prefix.writeUInt32LE(300_000_000);
+    raw.write(prefix);
+    const err = await errorOf(p.next());
+    expect(err?.code).toBe('ERR_TOO_LARGE');
+    expect(err?.message).toContain('maxMessageBytes');
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 * 1024 * 1024);
+    await closed; // we hung up on the bad peer
+  });
+
+  it('a push to a dead peer rejects ERR_CONNECTION_LOST, never resolving silently for long', async () => {
+    const server = await listen();
+    const accepting = server.accept();
+    const c = new TcpConsumer('127.0.0.1', server.port!);
+    await c.connected;
+    (await accepting).socket.resetAndDestroy();
+    let code: string | undefined;
+    for (let i = 0; i < 200 && code === undefined; i++) {
+      const r = await errorOf(c.push(tensor('uint8', [64 * 1024])));
+      code = r?.code;
+      await sleep(5);
+    }
+    expect(code).toBe('ERR_CONNECTION_LOST');
+    expect((await errorOf(c.push(tensor('uint8', [1]))))?.code).toBe('ERR_CONNECTION_LOST');
+  });
+
+  it('a refused connection rejects ERR_CONNECT naming the address', async () => {
+    const server = await listen();
+    const port = server.port!;
+    await server.close();
+    const p = new TcpProducer('127.0.0.1', port);
+    const err = await errorOf(p.next());
+    expect(err?.code).toBe('ERR_CONNECT');
+    expect(err?.message).toContain(`127.0.0.1:${port}`);
+    const c = new TcpConsumer('127.0.0.1', port);
+    expect((await errorOf(c.push(tensor('uint8', [1]))))?.code).toBe('ERR_CONNECT');
+    await c.close(); // releasing a failed client does not throw
+    const u = new UnixProducer(join(tmpdir(), 'harmonics-no-such.sock'));
+    expect((await errorOf(u.next()))?.code).toBe('ERR_CONNECT');
+  });
+
+  it('connectTimeoutMs bounds a connection that never completes', async () => {
+    // A plain TCP server that never answers the TLS handshake.
+    const silent = createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as { port: number }).port;
+    const p = new TcpProducer('127.0.0.1', port, { tls: { ca: TLS_CERT }, connectTimeoutMs: 200 });
+    const t0 = Date.now();
+    const err = await errorOf(p.next());
+    expect(err?.code).toBe('ERR_CONNECT');
+    expect(err?.message).toContain('timed out');
+    expect(Date.now() - t0).toBeLessThan(5000);
+    silent.close();
+  });
+
+  it('a TLS server whose certificate the client does not trust: ERR_HANDSHAKE', async () => {
+    const server = await listen({ tls: { key: TLS_KEY, cert: TLS_CERT } });
+    const p = new TcpProducer('127.0.0.1', server.port!, { tls: {} });
+    expect((await errorOf(p.next()))?.code).toBe('ERR_HANDSHAKE');
+  });
+
+  it('timeoutMs: a next() that waits too long rejects ERR_TIMEOUT and the connection stays usable', async () => {
+    const server = await listen({ timeoutMs: 100 });
+    const accepting = server.acceptProducer();
+    const c = new TcpConsumer('127.0.0.1', server.port!);
+    const p = await accepting;
+    expect((await errorOf(p.next()))?.code).toBe('ERR_TIMEOUT');
+    await c.push(tensor('int8', [1], [5]));
+    expect((await p.next())?.data[0]).toBe(5);
+    await c.close();
+  });
+});
+
+describe('SocketServer', () => {
+  it('hands out connections by async iteration, as producers or consumers', async () => {
+    const server = await listen();
+    const clients = [new TcpProducer('127.0.0.1', server.port!), new TcpProducer('127.0.0.1', server.port!)];
+    let k = 0;
+    for await (const conn of server) {
+      const c = conn.consumer();
+      await c.push(tensor('int32', [1], [k]));
+      await c.close();
+      if (++k === 2) break;
+    }
+    const values = await Promise.all(clients.map(async (p) => (await p.next())?.data[0]));
+    expect(values.sort()).toEqual([0, 1]);
+  });
+
+  it('close() rejects waiting accepts with ERR_CLOSED and leaves handed-out connections open unless asked', async () => {
+    const server = await SocketServer.listen();
+    const accepting = server.accept();
+    const c = new TcpConsumer('127.0.0.1', server.port!);
+    const producer = (await accepting).producer();
+    const waiting = server.accept();
+    await server.close();
+    expect((await errorOf(waiting))?.code).toBe('ERR_CLOSED');
+    await c.push(tensor('uint8', [1], [3]));
+    expect((await producer.next())?.data[0]).toBe(3); // still open
+    await server.close({ closeConnections: true });
+    expect((await errorOf(producer.next()))?.code).toMatch(/ERR_CONNECTION_LOST|ERR_CLOSED/);
+    await c.close().catch(() => undefined);
+  });
+
+  it('replaces a stale Unix socket file but refuses an address in use (ERR_CONNECT)', async () => {
+    const path = join(tmpdir(), `harmonics-stale-${process.pid}.sock`);
+    writeFileSync(path, '');
+    const server = await listen({ path });
+    expect(server.path).toBe(path);
+    const err = await errorOf(SocketServer.listen({ port: (await listen()).port! }));
+    expect(err?.code).toBe('ERR_CONNECT');
+    expect(err?.message).toContain('in use');
+  });
+});
+
+describe('SocketProducer/SocketConsumer over any duplex', () => {
+  it('moves a large tensor and small ones in order over an accepted socket pair', async () => {
+    const server = await listen();
+    const accepting = server.accept();
+    const client = await rawClient(server.port!);
+    const conn = await accepting;
+    const c = new SocketConsumer(client);
+    const p = conn.producer();
+    const sent = [sampleTensor('float64', [512, 1024], 1), ...Array.from({ length: 100 }, (_, i) => sampleTensor('uint16', [i], i))];
+    const writing = (async () => {
+      for (const t of sent) await c.push(t);
+      await c.close();
+    })();
+    for (const t of sent) expectSameTensor(await p.next(), t);
+    expect(await p.next()).toBeUndefined();
+    await writing;
+  });
+});
