@@ -1,46 +1,50 @@
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { SocketServer } from '@harmonics/transport-net';
+import { TcpProducer } from '@harmonics/transport-net';
 import { type Case, sink } from './harness.js';
 
 const PEER = fileURLToPath(new URL('./peer.js', import.meta.url));
 
-function startPeer(args: string[]): Promise<void> {
-  const child = spawn(process.execPath, [PEER, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
-  return new Promise((resolve, reject) =>
+/** Start the sending process; resolves with the port it listens on and its exit. */
+async function startPeer(args: string[]): Promise<{ port: number; exited: Promise<void> }> {
+  const child = spawn(process.execPath, [PEER, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve, reject) =>
     child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`bench peer ${args[0]} exited with ${code}`)))),
   );
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.once('data', (d) => resolve(Number(String(d).trim())));
+    exited.catch(reject);
+  });
+  return { port, exited };
 }
 
-/** Receive `expectedBytes` from a raw socket sent by another process; timed from accept to end. */
+/** Receive from a raw socket sent by another process: a plain client counting 'data' bytes; timed from connect to end. */
 async function rawReceive(messageBytes: number, count: number): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  const received = new Promise<number>((resolve) => {
-    server.once('connection', (socket) => {
-      const t0 = performance.now();
-      let bytes = 0;
-      socket.on('data', (d: Buffer) => {
-        bytes += d.length;
-        sink.value += d[0];
-      });
-      socket.once('end', () => resolve((performance.now() - t0) / 1000));
+  const peer = await startPeer(['raw', String(messageBytes), String(count)]);
+  const seconds = await new Promise<number>((resolve, reject) => {
+    const socket = connect(peer.port, '127.0.0.1');
+    let t0 = 0;
+    let bytes = 0;
+    socket.once('connect', () => (t0 = performance.now()));
+    socket.on('data', (d: Buffer) => {
+      bytes += d.length;
+      sink.value += d[0];
     });
+    socket.once('end', () =>
+      bytes === messageBytes * count ? resolve((performance.now() - t0) / 1000) : reject(new Error(`raw: got ${bytes} bytes`)),
+    );
+    socket.once('error', reject);
   });
-  const peer = startPeer(['raw', String(port), String(messageBytes), String(count)]);
-  const seconds = await received;
-  await peer;
-  server.close();
+  await peer.exited;
   return seconds;
 }
 
-/** Receive `count` tensors from a TcpConsumer in another process; timed from accept to end of stream. */
+/** Receive `count` tensors with a TcpProducer from a SocketServer in another process; timed from connect to end of stream. */
 async function tcpReceive(elements: number, count: number): Promise<number> {
-  const server = await SocketServer.listen({ port: 0 });
-  const peer = startPeer(['tcp', String(server.port), String(elements), String(count)]);
-  const producer = await server.acceptProducer();
+  const peer = await startPeer(['tcp', String(elements), String(count)]);
+  const producer = new TcpProducer('127.0.0.1', peer.port);
+  await producer.connected;
   const t0 = performance.now();
   let n = 0;
   for (let t = await producer.next(); t !== undefined; t = await producer.next()) {
@@ -48,8 +52,7 @@ async function tcpReceive(elements: number, count: number): Promise<number> {
     sink.value += t.data.length;
   }
   const seconds = (performance.now() - t0) / 1000;
-  await peer;
-  await server.close({ closeConnections: true });
+  await peer.exited;
   if (n !== count) throw new Error(`expected ${count} tensors, got ${n}`);
   return seconds;
 }
@@ -65,7 +68,7 @@ export function netCases(): Case[] {
     {
       name: 'net.tcp.4MiB',
       unit: 'MB/s',
-      baseline: 'raw net socket, same bytes, process to process',
+      baseline: 'raw net socket (data events), same bytes, process to process',
       note: `${bigCount} float32 tensors of 4 MiB per run`,
       iterations: 1,
       runs: 5,
@@ -82,7 +85,7 @@ export function netCases(): Case[] {
     {
       name: 'net.tcp.1KiB',
       unit: 'tensors/s',
-      baseline: 'raw net socket, corked, same bytes, process to process',
+      baseline: 'raw net socket, corked sender, same bytes, process to process',
       note: `${smallCount} tensors of 1 KiB per run`,
       iterations: 1,
       runs: 5,

@@ -1,21 +1,24 @@
-// The other process of the two-process benchmarks. It connects to the port
-// given and sends; the parent receives and times. Modes:
-//   raw PORT MESSAGE_BYTES COUNT    raw net socket: COUNT messages, corked in groups of 64
-//   tcp PORT ELEMENTS COUNT         TcpConsumer: COUNT float32 tensors of ELEMENTS elements
-import { connect } from 'node:net';
+// The other process of the two-process benchmarks: it listens on a free
+// port, prints it, and sends to the first connection; the parent connects,
+// receives and times. Modes:
+//   raw MESSAGE_BYTES COUNT    raw net server socket: COUNT messages, corked in groups of 64
+//   tcp ELEMENTS COUNT         SocketServer consumer: COUNT float32 tensors of ELEMENTS elements
+import { type Socket, createServer } from 'node:net';
 import { tensor } from '@harmonics/core';
-import { TcpConsumer } from '@harmonics/transport-net';
+import { SocketServer } from '@harmonics/transport-net';
 
-const [mode, portArg, sizeArg, countArg] = process.argv.slice(2);
-const port = Number(portArg);
+const [mode, sizeArg, countArg] = process.argv.slice(2);
 const size = Number(sizeArg);
 const count = Number(countArg);
 
 async function raw(): Promise<void> {
   const message = new Uint8Array(size).fill(7);
-  const socket = connect(port, '127.0.0.1');
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  console.log((server.address() as { port: number }).port);
+  const socket = await new Promise<Socket>((r) => server.once('connection', r));
+  server.close();
   socket.setNoDelay(true);
-  await new Promise((r) => socket.once('connect', r));
   for (let i = 0; i < count; ) {
     socket.cork();
     const end = Math.min(count, i + 64);
@@ -30,9 +33,12 @@ async function raw(): Promise<void> {
 async function harmonics(): Promise<void> {
   const t = tensor('float32', [size]);
   (t.data as Float32Array).fill(0.5);
-  const c = new TcpConsumer('127.0.0.1', port);
+  const server = await SocketServer.listen({ port: 0 });
+  console.log(server.port);
+  const c = await server.acceptConsumer();
   for (let i = 0; i < count; i++) await c.push(t);
   await c.close();
+  await server.close();
 }
 
 (mode === 'raw' ? raw() : harmonics()).catch((err) => {

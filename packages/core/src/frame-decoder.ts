@@ -60,6 +60,7 @@ export class FrameDecoder {
   private destData: Tensor['data'] | undefined;
   private destFilled = 0;
   private failure: HarmonicsError | undefined;
+  private received = 0;
   private readonly scratch = new Uint8Array(LENGTH_PREFIX_BYTES + recordHeaderLength(MAX_NDIM));
 
   constructor(options: FrameDecoderOptions = {}) {
@@ -82,14 +83,68 @@ export class FrameDecoder {
     return this.header !== undefined ? this.recordStart : this.position;
   }
 
+  /** Total bytes given to the decoder so far (pushed or written directly). */
+  get bytesReceived(): number {
+    return this.received;
+  }
+
   /** Total bytes consumed into completed records and parsed headers so far. */
   get bytesConsumed(): number {
     return this.position;
   }
 
+  /**
+   * For zero-copy receive: the memory where the next bytes of the record now
+   * being assembled may be written directly (e.g. by the kernel, through
+   * Node's socket `onread`), or `undefined`. Offered only for a record of at
+   * least `minBytes` whose header has been parsed and when no queued bytes lie
+   * beyond it; it allocates the record's buffer (the declared size, already
+   * checked against `maxMessageBytes`) and moves queued bytes into it first.
+   * After writing, call {@link commitDirect} with the count.
+   */
+  directTarget(minBytes = 64 * 1024): Uint8Array | undefined {
+    const h = this.header;
+    if (this.failure || h === undefined || h.byteLength < minBytes) return undefined;
+    if (this.dest === undefined) {
+      const { bytes, data } = allocRecordData(h);
+      this.dest = bytes;
+      this.destData = data;
+      this.destFilled = 0;
+    }
+    const n = Math.min(h.byteLength - this.destFilled, this.buffered);
+    if (n > 0) {
+      this.copyOut(this.dest, this.destFilled, n);
+      this.destFilled += n;
+    }
+    if (this.destFilled === h.byteLength || this.buffered > 0) return undefined;
+    return this.dest.subarray(this.destFilled);
+  }
+
+  /**
+   * Parse the next record's header if its bytes are here (never emits a
+   * tensor), so {@link directTarget} can offer that record's memory before its
+   * data arrives. An error is kept and thrown by the next `read()`.
+   */
+  prepare(): void {
+    if (this.failure || this.header !== undefined || this.buffered === 0) return;
+    try {
+      this.readHeader();
+    } catch (err) {
+      this.failure = err as HarmonicsError;
+    }
+  }
+
+  /** Account for `n` bytes written into the region {@link directTarget} returned. */
+  commitDirect(n: number): void {
+    this.received += n;
+    this.destFilled += n;
+    this.position += n;
+  }
+
   /** Queue a chunk. The decoder keeps a reference to it until its bytes are consumed. */
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
+    this.received += chunk.length;
     this.chunks.push(chunk);
     this.buffered += chunk.length;
   }

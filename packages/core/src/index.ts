@@ -24,7 +24,7 @@ export { BaseConsumer, BaseProducer } from './base.js';
 export { pipe } from './pipe.js';
 export type { PipeOptions } from './pipe.js';
 export { StreamProducer } from './stream-producer.js';
-export type { ByteSource, Framing, StreamProducerOptions } from './stream-producer.js';
+export type { ByteSource, ChunkSource, Framing, StreamProducerOptions } from './stream-producer.js';
 export { StreamConsumer } from './stream-consumer.js';
 export type { ByteSink, StreamConsumerOptions, WritableLike } from './stream-consumer.js';
 export { fromOrt, fromTfjs, toOrt, toTfjs } from './adapters.js';

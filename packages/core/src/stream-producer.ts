@@ -13,6 +13,21 @@ import type { Tensor } from './tensor.js';
  */
 export type ByteSource = AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>;
 
+/**
+ * A source that hands chunks over on request, for transports that feed a
+ * {@link StreamProducer} themselves (e.g. from Node's socket `onread`).
+ * `pullChunk()` resolves the next chunk (an empty one means "progress was made
+ * directly in the decoder"), `done` at a clean end, or rejects on failure.
+ */
+export interface ChunkSource {
+  pullChunk(): Promise<IteratorResult<Uint8Array>>;
+  releaseChunks(): void;
+}
+
+function isChunkSource(source: unknown): source is ChunkSource {
+  return typeof (source as ChunkSource).pullChunk === 'function' && typeof (source as ChunkSource).releaseChunks === 'function';
+}
+
 /** How records are delimited in a byte stream. */
 export type Framing = 'length-prefixed' | 'records';
 
@@ -41,7 +56,8 @@ type Pull = () => Promise<IteratorResult<Uint8Array>>;
  * errors for malformed records, `ERR_CLOSED` after `close()`.
  */
 export class StreamProducer extends BaseProducer {
-  private readonly decoder: FrameDecoder;
+  /** The record decoder (transports that read directly into it use `directTarget`). */
+  protected readonly decoder: FrameDecoder;
   private readonly pullChunk: Pull;
   private readonly release: () => Promise<void>;
   private readonly closing = new AbortController();
@@ -51,14 +67,17 @@ export class StreamProducer extends BaseProducer {
   private failure: unknown;
   private closePromise: Promise<void> | undefined;
 
-  constructor(source: ByteSource, options: StreamProducerOptions = {}) {
+  constructor(source: ByteSource | ChunkSource, options: StreamProducerOptions = {}) {
     super();
     this.decoder = new FrameDecoder({
       lengthPrefixed: options.framing !== 'records',
       maxMessageBytes: options.maxMessageBytes,
     });
     this.endInsideRecord = options.endInsideRecord ?? 'ERR_TRUNCATED';
-    if (typeof (source as ReadableStream<Uint8Array>).getReader === 'function') {
+    if (isChunkSource(source)) {
+      this.pullChunk = () => source.pullChunk();
+      this.release = async () => source.releaseChunks();
+    } else if (typeof (source as ReadableStream<Uint8Array>).getReader === 'function') {
       const reader = (source as ReadableStream<Uint8Array>).getReader();
       this.pullChunk = () => reader.read() as Promise<IteratorResult<Uint8Array>>;
       this.release = () => reader.cancel().catch(noop);

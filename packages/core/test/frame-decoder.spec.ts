@@ -140,3 +140,63 @@ describe('small records share slabs without aliasing', () => {
     expect(got.every((t) => t.data.byteOffset % 8 === 0)).toBe(true);
   });
 });
+
+describe('direct reads (zero-copy receive)', () => {
+  it('prepare() parses a large record header, directTarget() offers its memory, commitDirect() completes it', () => {
+    const t = sampleTensor('float32', [100_000], 4);
+    const rec = encodeTensor(t, { lengthPrefix: true });
+    const d = new FrameDecoder();
+    d.push(rec.subarray(0, 1000)); // header and the start of the data
+    expect(d.directTarget()).toBeUndefined(); // header not parsed yet
+    d.prepare();
+    let target = d.directTarget()!;
+    expect(target.length).toBe(rec.length - 1000);
+    expect(target.byteOffset % 8).toBe((1000 - 17) % 8); // continues the aligned data buffer after 983 bytes
+    let o = 1000;
+    while (o < rec.length) {
+      const n = Math.min(70_000, rec.length - o);
+      target.set(rec.subarray(o, o + n));
+      d.commitDirect(n);
+      o += n;
+      target = d.directTarget() ?? new Uint8Array(0);
+    }
+    expect(d.bytesReceived).toBe(rec.length);
+    const got = d.read();
+    expectSameTensor(got, t);
+    expect(got!.data.byteOffset % 4).toBe(0);
+    expect(d.read()).toBeUndefined();
+    d.end();
+  });
+
+  it('offers nothing for small records or while queued bytes lie beyond the record', () => {
+    const small = encodeTensor(tensor('uint8', [100]), { lengthPrefix: true });
+    const d = new FrameDecoder();
+    d.push(small.subarray(0, 30));
+    d.prepare();
+    expect(d.directTarget()).toBeUndefined();
+    const big = encodeTensor(tensor('uint8', [200_000]), { lengthPrefix: true });
+    const both = new FrameDecoder();
+    const joined = new Uint8Array(big.length + small.length);
+    joined.set(big);
+    joined.set(small, big.length);
+    both.push(joined);
+    both.prepare();
+    expect(both.directTarget()).toBeUndefined(); // everything is already here
+    expect(both.read()?.shape).toEqual([200_000]);
+    expect(both.read()?.shape).toEqual([100]);
+  });
+
+  it('a stream that ends after direct bytes is ERR_TRUNCATED at the record start', () => {
+    const rec = encodeTensor(tensor('float64', [20_000]), { lengthPrefix: true });
+    const d = new FrameDecoder();
+    d.push(rec.subarray(0, 17));
+    d.prepare();
+    const target = d.directTarget()!;
+    target.set(rec.subarray(17, 5017));
+    d.commitDirect(5000);
+    expect(d.read()).toBeUndefined();
+    const err = errorOf(() => d.end());
+    expect(err?.code).toBe('ERR_TRUNCATED');
+    expect(err?.message).toContain('byte 4');
+  });
+});

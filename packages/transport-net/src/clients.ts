@@ -3,6 +3,7 @@ import { raceSignals } from '@harmonics/core/internal';
 import { type ConnectOptions, type Connecting, startConnect } from './connect.js';
 import { type Endpoint, describeEndpoint } from './errors.js';
 import { SocketConsumer, type SocketConsumerOptions } from './socket-consumer.js';
+import { OnreadSource } from './onread-source.js';
 import { SocketProducer, type SocketProducerOptions } from './socket-producer.js';
 
 /** Options of the connecting producers. */
@@ -16,8 +17,10 @@ class ConnectingProducer extends SocketProducer {
   readonly endpoint: Endpoint;
 
   constructor(endpoint: Endpoint, options: ClientProducerOptions) {
-    const connecting = startConnect(endpoint, options);
-    super(connecting.socket, options);
+    // Plain sockets read through onread (large records land in the tensor's memory); TLS reads via its stream.
+    const direct = options.tls ? undefined : new OnreadSource();
+    const connecting = startConnect(endpoint, options, direct);
+    super(connecting.socket, options, direct);
     this.connecting = connecting;
     this.endpoint = endpoint;
   }

@@ -3,6 +3,7 @@ import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import { HarmonicsError } from '@harmonics/core';
 import { abortError, noop } from '@harmonics/core/internal';
 import { type Endpoint, connectError, describeEndpoint } from './errors.js';
+import type { OnreadSource } from './onread-source.js';
 
 /** Options every connecting client takes. */
 export interface ConnectOptions {
@@ -23,15 +24,17 @@ export interface Connecting {
 
 /**
  * Start connecting to `endpoint` (TCP or Unix socket, over TLS if asked).
+ * With `onread` (plain TCP and Unix sockets only), reads go through it.
  * `connected` rejects `ERR_CONNECT` (refused, unreachable, timed out; naming
  * the address), `ERR_HANDSHAKE` (TLS verification failed) or `ERR_ABORTED`.
  */
-export function startConnect(endpoint: Endpoint, options: ConnectOptions = {}): Connecting {
+export function startConnect(endpoint: Endpoint, options: ConnectOptions = {}, onread?: OnreadSource): Connecting {
   const timeoutMs = options.connectTimeoutMs ?? 10_000;
   const target = 'path' in endpoint ? { path: endpoint.path } : { host: endpoint.host, port: endpoint.port };
   const socket: Socket = options.tls
     ? tlsConnect({ ...target, ...options.tls, servername: options.tls.servername ?? ('host' in endpoint ? serverName(endpoint.host) : undefined) })
-    : netConnect(target);
+    : netConnect(onread ? { ...target, onread: onread.onread } : target);
+  if (onread && !options.tls) onread.attach(socket);
   let connected = false;
   const promise = new Promise<void>((resolve, reject) => {
     const signal = options.signal;

@@ -2,6 +2,7 @@ import { Socket } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
 import { type AbortOptions, HarmonicsError, StreamProducer, type Tensor, isHarmonicsError } from '@harmonics/core';
 import { lostError } from './errors.js';
+import type { OnreadSource } from './onread-source.js';
 
 /** Options of {@link SocketProducer}. */
 export interface SocketProducerOptions {
@@ -20,7 +21,9 @@ export type SocketSource = Socket | Duplex | Readable | number;
  * duplex, or a file descriptor (the C++ `socket:FD` target).
  *
  * Each record is assembled with one copy into a buffer where its data is
- * aligned, then handed out as a view. A peer that closes cleanly between
+ * aligned, then handed out as a view. Client producers (`TcpProducer`,
+ * `UnixProducer` without TLS) go further: the kernel writes a large record's
+ * data straight into the tensor's buffer (Node's `onread`), with no userland copy. A peer that closes cleanly between
  * records ends the stream (`undefined`); one that vanishes mid-record, or a
  * reset, rejects `ERR_CONNECTION_LOST`; an oversized frame rejects
  * `ERR_TOO_LARGE` without allocating it and closes the connection.
@@ -31,9 +34,11 @@ export class SocketProducer extends StreamProducer {
   readonly socket: Duplex | Readable;
   private readonly timeoutMs: number | undefined;
 
-  constructor(source: SocketSource, options: SocketProducerOptions = {}) {
+  /** `direct` (internal): read `source` through this `onread` source instead of its 'data' events. */
+  constructor(source: SocketSource, options: SocketProducerOptions = {}, direct?: OnreadSource) {
     const socket = typeof source === 'number' ? new Socket({ fd: source, readable: true, writable: false }) : source;
-    super(socket, { maxMessageBytes: options.maxMessageBytes, endInsideRecord: 'ERR_CONNECTION_LOST' });
+    super(direct ?? socket, { maxMessageBytes: options.maxMessageBytes, endInsideRecord: 'ERR_CONNECTION_LOST' });
+    direct?.bind(this.decoder);
     this.socket = socket;
     this.timeoutMs = options.timeoutMs;
   }

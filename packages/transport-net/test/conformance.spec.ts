@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { encodeTensor, tensor } from '@harmonics/core';
 import { type TransportPair, runTransportSuite } from '@harmonics/conformance';
-import { SocketServer, TcpConsumer, UnixConsumer } from '@harmonics/transport-net';
+import { SocketServer, TcpConsumer, TcpProducer, UnixConsumer, UnixProducer } from '@harmonics/transport-net';
 import { TLS_CERT, TLS_KEY } from './helpers';
 
 /** The writer dies after half a record: raw bytes, then a reset. */
@@ -60,6 +60,36 @@ runTransportSuite({
     const server = await SocketServer.listen({ port: 0, tls: { key: TLS_KEY, cert: TLS_CERT } });
     const consumer = new TcpConsumer('127.0.0.1', server.port!, { maxMessageBytes, tls: { ca: TLS_CERT } });
     return pair(server, consumer, maxMessageBytes);
+  },
+  capabilities: { peerLoss: true, peerLossCodes: ['ERR_CONNECTION_LOST'] },
+});
+
+/** The reverse direction: the server writes, a client producer reads (through onread on plain sockets). */
+async function reversePair(server: SocketServer, producer: TcpProducer | UnixProducer, maxMessageBytes?: number): Promise<TransportPair> {
+  const consumer = await server.acceptConsumer({ maxMessageBytes });
+  return {
+    producer,
+    consumer,
+    disconnect: vanish(consumer.socket as Socket),
+    teardown: () => server.close({ closeConnections: true }),
+  };
+}
+
+runTransportSuite({
+  name: 'SocketServer → TcpProducer (client reads via onread)',
+  setup: async ({ maxMessageBytes } = {}) => {
+    const server = await SocketServer.listen({ port: 0 });
+    return reversePair(server, new TcpProducer('127.0.0.1', server.port!, { maxMessageBytes }), maxMessageBytes);
+  },
+  capabilities: { peerLoss: true, peerLossCodes: ['ERR_CONNECTION_LOST'] },
+});
+
+runTransportSuite({
+  name: 'SocketServer → UnixProducer (client reads via onread)',
+  setup: async ({ maxMessageBytes } = {}) => {
+    const path = join(tmpdir(), `harmonics-net-rev-${process.pid}-${n++}.sock`);
+    const server = await SocketServer.listen({ path });
+    return reversePair(server, new UnixProducer(path, { maxMessageBytes }), maxMessageBytes);
   },
   capabilities: { peerLoss: true, peerLossCodes: ['ERR_CONNECTION_LOST'] },
 });

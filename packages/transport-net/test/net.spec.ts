@@ -246,6 +246,28 @@ describe('SocketServer', () => {
   });
 });
 
+describe('client producers read large records straight into the tensor (onread)', () => {
+  it('moves tensors of every size class in order, bit-exact, with an oversized frame refused afterwards', async () => {
+    const server = await listen({ maxMessageBytes: 64 * 1024 * 1024 });
+    const p = new TcpProducer('127.0.0.1', server.port!, { maxMessageBytes: 32 * 1024 * 1024 });
+    const c = await server.acceptConsumer();
+    const sent = [
+      sampleTensor('float32', [4 * 1024 * 1024], 1), // 16 MiB: many direct reads
+      sampleTensor('uint8', [3]),
+      sampleTensor('int64', [64 * 1024 + 1], 2), // just over the direct threshold, odd size
+      ...Array.from({ length: 50 }, (_, i) => sampleTensor('float16', [i * 97], i)),
+      sampleTensor('float64', [1024 * 1024], 3),
+    ];
+    const writing = (async () => {
+      for (const t of sent) await c.push(t);
+      await c.push(tensor('uint8', [40 * 1024 * 1024])); // over the reader's limit
+    })();
+    for (const t of sent) expectSameTensor(await p.next(), t);
+    expect((await errorOf(p.next()))?.code).toBe('ERR_TOO_LARGE');
+    await writing.catch(() => undefined);
+  }, 60_000);
+});
+
 describe('SocketProducer/SocketConsumer over any duplex', () => {
   it('moves a large tensor and small ones in order over an accepted socket pair', async () => {
     const server = await listen();

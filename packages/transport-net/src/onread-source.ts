@@ -1,0 +1,114 @@
+import type { Socket } from 'node:net';
+import type { ChunkSource, FrameDecoder } from '@harmonics/core';
+
+const READ_BYTES = 64 * 1024;
+/** Reads the producer has not needed yet before the socket is paused. */
+const HIGH_WATER_READS = 16;
+const DONE: IteratorResult<Uint8Array> = { done: true, value: undefined };
+const PROGRESS: IteratorResult<Uint8Array> = { done: false, value: new Uint8Array(0) };
+
+/**
+ * Reads a client socket through Node's `onread`, choosing the memory each
+ * read lands in. Every read goes into the decoder at once (so it always holds
+ * all bytes received); while a large record is being received, the kernel
+ * writes its data straight into the tensor's own buffer, with no userland
+ * copy at all. Otherwise each read gets a fresh 64 KiB buffer, as Node's
+ * default does. The producer pulls "progress" signals, one per read.
+ *
+ * Usage: pass `onread` to `net.connect`, then `attach()` the socket and
+ * `bind()` the decoder of the producer that pulls from it.
+ */
+export class OnreadSource implements ChunkSource {
+  private decoder: FrameDecoder | undefined;
+  private socket: Socket | undefined;
+  private direct: Uint8Array | undefined;
+  private signals = 0;
+  private ended = false;
+  private failure: Error | undefined;
+  private paused = false;
+  private waiter: { resolve: (r: IteratorResult<Uint8Array>) => void; reject: (e: Error) => void } | undefined;
+
+  /** The `onread` option for `net.connect`. */
+  readonly onread = {
+    buffer: (): Uint8Array => {
+      const d = this.decoder;
+      if (d !== undefined) {
+        d.prepare();
+        this.direct = d.directTarget();
+      }
+      return this.direct ?? new Uint8Array(READ_BYTES);
+    },
+    callback: (n: number, buf: Uint8Array): boolean => {
+      if (buf === this.direct) {
+        this.direct = undefined;
+        this.decoder!.commitDirect(n);
+      } else {
+        this.decoder!.push(buf.subarray(0, n));
+      }
+      this.signals++;
+      this.wake();
+      if (this.signals >= HIGH_WATER_READS) {
+        this.paused = true;
+        return false; // Node pauses the socket until resume()
+      }
+      return true;
+    },
+  };
+
+  /** Listen for the socket's end and failures. */
+  attach(socket: Socket): void {
+    this.socket = socket;
+    socket.on('end', () => {
+      this.ended = true;
+      this.wake();
+    });
+    socket.on('error', (err) => {
+      this.failure ??= err;
+      this.wake();
+    });
+    socket.on('close', () => {
+      if (!this.ended) this.failure ??= new Error('the connection closed before it ended');
+      this.wake();
+    });
+  }
+
+  /** The decoder reads go into. Must be bound before the socket connects. */
+  bind(decoder: FrameDecoder): void {
+    this.decoder = decoder;
+  }
+
+  pullChunk(): Promise<IteratorResult<Uint8Array>> {
+    if (this.signals > 0) return Promise.resolve(this.take());
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.ended) return Promise.resolve(DONE);
+    return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
+  }
+
+  releaseChunks(): void {
+    this.socket?.destroy();
+  }
+
+  private take(): IteratorResult<Uint8Array> {
+    this.signals--;
+    if (this.paused && this.signals < HIGH_WATER_READS / 2) {
+      this.paused = false;
+      this.socket?.resume();
+    }
+    return PROGRESS;
+  }
+
+  private wake(): void {
+    const w = this.waiter;
+    if (w === undefined) return;
+    if (this.signals > 0) {
+      this.waiter = undefined;
+      w.resolve(this.take());
+    } else if (this.failure) {
+      this.waiter = undefined;
+      w.reject(this.failure);
+    } else if (this.ended) {
+      this.waiter = undefined;
+      w.resolve(DONE);
+    }
+  }
+}
