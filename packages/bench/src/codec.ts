@@ -44,7 +44,8 @@ export function codecCases(): Case[] {
       name: 'codec.encode.4MiB',
       unit: 'MB/s',
       baseline: 'new Uint8Array + set of the same bytes',
-      iterations: 20,
+      iterations: 30,
+      runs: 15,
       subject: (n) => {
         for (let i = 0; i < n; i++) sink.value += encodeTensor(big).length;
         return n * bigRecord.length;

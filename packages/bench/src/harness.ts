@@ -34,6 +34,11 @@ export interface Case {
   teardown?: () => Promise<void>;
 }
 
+/** A full GC when node runs with --expose-gc (pnpm bench does). */
+function collectGarbage(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -49,8 +54,9 @@ async function timeOnce(body: Body, iterations: number, unit: Case['unit'], rate
 }
 
 /**
- * Run subject and baseline alternately, `runs` times each after a warm-up, so
- * both see the same machine load; report medians and their ratio.
+ * Run subject and baseline alternately (in alternating order), `runs` times
+ * each after a warm-up, so both see the same machine load; report medians and
+ * their ratio.
  */
 export async function runCase(c: Case): Promise<BenchRow> {
   const runs = c.runs ?? 7;
@@ -61,8 +67,14 @@ export async function runCase(c: Case): Promise<BenchRow> {
     const subject: number[] = [];
     const reference: number[] = [];
     for (let r = 0; r < runs; r++) {
-      reference.push(await timeOnce(c.reference, c.iterations, c.unit, c.rate));
-      subject.push(await timeOnce(c.subject, c.iterations, c.unit, c.rate));
+      // Alternate which goes first, and start each from a collected heap, so
+      // neither side pays for the other's garbage.
+      const order = r % 2 === 0 ? ['reference', 'subject'] : ['subject', 'reference'];
+      for (const side of order) {
+        collectGarbage();
+        if (side === 'reference') reference.push(await timeOnce(c.reference, c.iterations, c.unit, c.rate));
+        else subject.push(await timeOnce(c.subject, c.iterations, c.unit, c.rate));
+      }
     }
     const value = median(subject);
     const baselineValue = median(reference);
