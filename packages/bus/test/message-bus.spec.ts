@@ -1,18 +1,10 @@
 import { MessageBus } from '@harmonics/bus';
-import { type Tensor, isHarmonicsError, tensor } from '@harmonics/core';
+import { type Tensor, tensor } from '@harmonics/core';
+import { codeOf } from '@harmonics/conformance';
 
 const t = (i: number): Tensor => tensor('int32', [1], [i]);
 const tick = () => new Promise((r) => setTimeout(r, 5));
 
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-  } catch (err) {
-    if (isHarmonicsError(err)) return err.code;
-    throw err;
-  }
-  return undefined;
-}
 
 describe('MessageBus', () => {
   it('passes tensors by reference, first in first out', async () => {

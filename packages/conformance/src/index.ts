@@ -3,3 +3,5 @@ export type { SetupOptions, TransportCapabilities, TransportPair, TransportSuite
 export { everyDtypeSamples, expectSameTensor, sampleTensor, seededBytes, tensorDifference } from './fixtures.js';
 export { goldenDir, goldenFile } from './golden.js';
 export { expectedGoldenTensors } from './golden-values.js';
+export { codeOf, codeOfSync, errorOf, errorOfSync } from './errors.js';
+export type { CaughtError } from './errors.js';

@@ -6,20 +6,10 @@ import {
   encodeTensorInto,
   encodeTensorParts,
   encodedByteLength,
-  isHarmonicsError,
   tensor,
 } from '@harmonics/core';
-import { everyDtypeSamples, expectSameTensor, sampleTensor } from '@harmonics/conformance';
+import { codeOfSync, everyDtypeSamples, expectSameTensor, sampleTensor } from '@harmonics/conformance';
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    if (isHarmonicsError(err)) return err.code;
-    throw err;
-  }
-  return undefined;
-}
 
 function hex(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString('hex');
@@ -84,13 +74,13 @@ describe('encodeTensor / decodeTensor', () => {
     const end = encodeTensorInto(t, out, 10);
     expect(end).toBe(10 + encodedByteLength(t));
     expect(hex(out.subarray(10, end))).toBe(hex(encodeTensor(t)));
-    expect(codeOf(() => encodeTensorInto(t, new Uint8Array(5)))).toBe('ERR_TOO_LARGE');
+    expect(codeOfSync(() => encodeTensorInto(t, new Uint8Array(5)))).toBe('ERR_TOO_LARGE');
   });
 
   it('rejects a cut record at every offset with ERR_TRUNCATED', () => {
     const rec = encodeTensor(tensor('float32', [2, 2], [1, 2, 3, 4]));
     for (let cut = 0; cut < rec.length; cut++) {
-      expect([cut, codeOf(() => decodeTensor(rec.subarray(0, cut)))]).toEqual([cut, 'ERR_TRUNCATED']);
+      expect([cut, codeOfSync(() => decodeTensor(rec.subarray(0, cut)))]).toEqual([cut, 'ERR_TRUNCATED']);
     }
   });
 
@@ -98,30 +88,30 @@ describe('encodeTensor / decodeTensor', () => {
     const rec = encodeTensor(tensor('uint8', [1], [9]));
     const longer = new Uint8Array(rec.length + 1);
     longer.set(rec);
-    expect(codeOf(() => decodeTensor(longer))).toBe('ERR_PROTOCOL');
+    expect(codeOfSync(() => decodeTensor(longer))).toBe('ERR_PROTOCOL');
   });
 
   it('rejects malformed headers with typed errors, before allocating anything', () => {
     const before = process.memoryUsage().arrayBuffers;
     // unknown dtype code 13
-    expect(codeOf(() => decodeTensor(Uint8Array.from([13, 0, 0, 0, 0, 0, 0, 0, 0])))).toBe('ERR_BAD_DTYPE');
+    expect(codeOfSync(() => decodeTensor(Uint8Array.from([13, 0, 0, 0, 0, 0, 0, 0, 0])))).toBe('ERR_BAD_DTYPE');
     // ndim 33
-    expect(codeOf(() => decodeTensor(Uint8Array.from([0, 33, 0, 0, 0])))).toBe('ERR_BAD_SHAPE');
+    expect(codeOfSync(() => decodeTensor(Uint8Array.from([0, 33, 0, 0, 0])))).toBe('ERR_BAD_SHAPE');
     // byteLength disagrees with the shape: float32 [2] declaring 7 bytes
     const bad = Uint8Array.from([0, 1, 0, 0, 0, 2, 0, 0, 0, 7, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7]);
-    expect(codeOf(() => decodeTensor(bad))).toBe('ERR_BAD_SHAPE');
+    expect(codeOfSync(() => decodeTensor(bad))).toBe('ERR_BAD_SHAPE');
     // dims whose product overflows 2^53: [2^32-1]^2 x 2^32-1
     const huge = new Uint8Array(9 + 12);
     huge.set([3, 3, 0, 0, 0]);
     huge.fill(0xff, 5, 17);
-    expect(codeOf(() => decodeTensor(huge))).toBe('ERR_BAD_SHAPE');
+    expect(codeOfSync(() => decodeTensor(huge))).toBe('ERR_BAD_SHAPE');
     // a 200 MiB record declared but absent: truncated, and never allocated
     const declared = Uint8Array.from([4, 1, 0, 0, 0, 0, 0, 0, 0x0c, 0, 0, 0, 0x0c]);
-    expect(codeOf(() => decodeTensor(declared))).toBe('ERR_TRUNCATED');
+    expect(codeOfSync(() => decodeTensor(declared))).toBe('ERR_TRUNCATED');
     // over the limit
-    expect(codeOf(() => decodeTensor(declared, { maxMessageBytes: 1024 }))).toBe('ERR_TOO_LARGE');
+    expect(codeOfSync(() => decodeTensor(declared, { maxMessageBytes: 1024 }))).toBe('ERR_TOO_LARGE');
     // a bool byte other than 0/1
-    expect(codeOf(() => decodeTensor(Uint8Array.from([12, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2])))).toBe(
+    expect(codeOfSync(() => decodeTensor(Uint8Array.from([12, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2])))).toBe(
       'ERR_BAD_DTYPE',
     );
     expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 * 1024 * 1024);
@@ -129,10 +119,10 @@ describe('encodeTensor / decodeTensor', () => {
 
   it('refuses to encode what the wire cannot carry', () => {
     const wrong = { dtype: 'float32', shape: [3], data: new Float32Array(2) } as Tensor;
-    expect(codeOf(() => encodeTensor(wrong))).toBe('ERR_BAD_SHAPE');
+    expect(codeOfSync(() => encodeTensor(wrong))).toBe('ERR_BAD_SHAPE');
     const tooBigDim = { dtype: 'uint8', shape: [2 ** 32, 0], data: new Uint8Array(0) } as Tensor;
-    expect(codeOf(() => encodeTensor(tooBigDim))).toBe('ERR_BAD_SHAPE');
+    expect(codeOfSync(() => encodeTensor(tooBigDim))).toBe('ERR_BAD_SHAPE');
     const unknown = { dtype: 'complex64', shape: [1], data: new Float32Array(2) } as unknown as Tensor;
-    expect(codeOf(() => encodeTensor(unknown))).toBe('ERR_BAD_DTYPE');
+    expect(codeOfSync(() => encodeTensor(unknown))).toBe('ERR_BAD_DTYPE');
   });
 });

@@ -1,5 +1,5 @@
-import { FrameDecoder, type Tensor, decodeTensor, encodeTensor, isHarmonicsError, tensor } from '@harmonics/core';
-import { expectSameTensor, expectedGoldenTensors, goldenFile, sampleTensor } from '@harmonics/conformance';
+import { FrameDecoder, type Tensor, decodeTensor, encodeTensor, tensor } from '@harmonics/core';
+import { errorOfSync, expectedGoldenTensors, expectSameTensor, goldenFile, sampleTensor } from '@harmonics/conformance';
 
 function drain(d: FrameDecoder): Tensor[] {
   const out: Tensor[] = [];
@@ -7,15 +7,6 @@ function drain(d: FrameDecoder): Tensor[] {
   return out;
 }
 
-function errorOf(fn: () => unknown): { code: string; message: string } | undefined {
-  try {
-    fn();
-  } catch (err) {
-    if (isHarmonicsError(err)) return { code: err.code, message: err.message };
-    throw err;
-  }
-  return undefined;
-}
 
 describe('FrameDecoder', () => {
   it('places every record so its data is aligned and returns views of it', () => {
@@ -52,7 +43,7 @@ describe('FrameDecoder', () => {
     d.push(new Uint8Array(1000));
     expect(d.read()).toBeUndefined();
     expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 * 1024 * 1024);
-    const err = errorOf(() => d.end());
+    const err = errorOfSync(() => d.end());
     expect(err?.code).toBe('ERR_TRUNCATED');
     expect(err?.message).toContain('byte 4');
   });
@@ -62,11 +53,11 @@ describe('FrameDecoder', () => {
     const prefix = new Uint8Array(4);
     new DataView(prefix.buffer).setUint32(0, 300_000_000, true);
     d.push(prefix);
-    const err = errorOf(() => d.read());
+    const err = errorOfSync(() => d.read());
     expect(err?.code).toBe('ERR_TOO_LARGE');
     expect(err?.message).toContain('maxMessageBytes');
     // sticky: the stream cannot be resynchronised
-    expect(errorOf(() => d.read())?.code).toBe('ERR_TOO_LARGE');
+    expect(errorOfSync(() => d.read())?.code).toBe('ERR_TOO_LARGE');
   });
 
   it('rejects a prefix that disagrees with its record (ERR_PROTOCOL)', () => {
@@ -74,16 +65,16 @@ describe('FrameDecoder', () => {
     new DataView(rec.buffer, rec.byteOffset).setUint32(0, rec.length - 4 + 1, true);
     const d = new FrameDecoder();
     d.push(rec);
-    expect(errorOf(() => d.read())?.code).toBe('ERR_PROTOCOL');
+    expect(errorOfSync(() => d.read())?.code).toBe('ERR_PROTOCOL');
     const tiny = new FrameDecoder();
     tiny.push(Uint8Array.from([3, 0, 0, 0, 0, 0, 0]));
-    expect(errorOf(() => tiny.read())?.code).toBe('ERR_PROTOCOL');
+    expect(errorOfSync(() => tiny.read())?.code).toBe('ERR_PROTOCOL');
   });
 
   it('rejects an unknown dtype from its first byte, before the rest of the header arrives', () => {
     const d = new FrameDecoder();
     d.push(Uint8Array.from([20, 0, 0, 0, 99]));
-    expect(errorOf(() => d.read())?.code).toBe('ERR_BAD_DTYPE');
+    expect(errorOfSync(() => d.read())?.code).toBe('ERR_BAD_DTYPE');
   });
 
   it('gives every complete record of a cut tensors.bin, then ERR_TRUNCATED naming the offset', () => {
@@ -102,7 +93,7 @@ describe('FrameDecoder', () => {
       const complete = starts.filter((s, i) => i > 0 && s <= cut).length;
       expect([cut, got.length]).toEqual([cut, complete]);
       got.forEach((t, i) => expectSameTensor(t, expected[i]));
-      const err = errorOf(() => d.end());
+      const err = errorOfSync(() => d.end());
       if (starts.includes(cut)) {
         expect([cut, err]).toEqual([cut, undefined]);
       } else {
@@ -195,7 +186,7 @@ describe('direct reads (zero-copy receive)', () => {
     target.set(rec.subarray(17, 5017));
     d.commitDirect(5000);
     expect(d.read()).toBeUndefined();
-    const err = errorOf(() => d.end());
+    const err = errorOfSync(() => d.end());
     expect(err?.code).toBe('ERR_TRUNCATED');
     expect(err?.message).toContain('byte 4');
   });

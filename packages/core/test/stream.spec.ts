@@ -4,10 +4,9 @@ import {
   StreamProducer,
   type Tensor,
   encodeTensor,
-  isHarmonicsError,
   tensor,
 } from '@harmonics/core';
-import { expectSameTensor, expectedGoldenTensors, goldenFile, runTransportSuite, sampleTensor } from '@harmonics/conformance';
+import { codeOf, expectedGoldenTensors, expectSameTensor, goldenFile, runTransportSuite, sampleTensor } from '@harmonics/conformance';
 
 // The conformance suite, proven first on in-memory pipes.
 
@@ -48,15 +47,6 @@ runTransportSuite({
   capabilities: { peerLoss: true },
 });
 
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-  } catch (err) {
-    if (isHarmonicsError(err)) return err.code;
-    throw err;
-  }
-  return undefined;
-}
 
 describe('StreamProducer', () => {
   it('reads back-to-back records from a Node Readable (framing: records)', async () => {

@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isHarmonicsError } from '@harmonics/core';
 
 /** A fresh temporary directory, removed by the returned cleanup. */
 export function tempDir(): { dir: string; file: (name: string) => string; cleanup: () => void } {
@@ -9,12 +8,5 @@ export function tempDir(): { dir: string; file: (name: string) => string; cleanu
   return { dir, file: (name) => join(dir, name), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export async function errorOf(p: Promise<unknown>): Promise<{ code: string; message: string } | undefined> {
-  try {
-    await p;
-  } catch (err) {
-    if (isHarmonicsError(err)) return { code: err.code, message: err.message };
-    throw err;
-  }
-  return undefined;
-}
+
+export { errorOf } from '@harmonics/conformance';

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tensor } from '@harmonics/core';
-import { expectSameTensor, expectedGoldenTensors, goldenDir, goldenFile } from '@harmonics/conformance';
+import { codeOfSync, expectedGoldenTensors, expectSameTensor, goldenDir, goldenFile } from '@harmonics/conformance';
 import {
   decodeNamedWeights,
   decodeWeights,
@@ -61,21 +61,21 @@ describe('weight containers', () => {
   it('a cut container is ERR_TRUNCATED at every cut; bad versions, names and trailing bytes are ERR_PROTOCOL', () => {
     const w = goldenFile('weights.hwts');
     for (let cut = 4; cut < w.length; cut++) {
-      expect([cut, codeOf(() => decodeWeights(w.subarray(0, cut)))]).toEqual([cut, 'ERR_TRUNCATED']);
+      expect([cut, codeOfSync(() => decodeWeights(w.subarray(0, cut)))]).toEqual([cut, 'ERR_TRUNCATED']);
     }
     const n = goldenFile('named.hnwt');
     for (let cut = 4; cut < n.length; cut++) {
-      expect([cut, codeOf(() => decodeNamedWeights(n.subarray(0, cut)))]).toEqual([cut, 'ERR_TRUNCATED']);
+      expect([cut, codeOfSync(() => decodeNamedWeights(n.subarray(0, cut)))]).toEqual([cut, 'ERR_TRUNCATED']);
     }
     const v2 = Uint8Array.from(w);
     v2[4] = 2;
-    expect(codeOf(() => decodeWeights(v2))).toBe('ERR_PROTOCOL');
+    expect(codeOfSync(() => decodeWeights(v2))).toBe('ERR_PROTOCOL');
     const extra = new Uint8Array(w.length + 1);
     extra.set(w);
-    expect(codeOf(() => decodeWeights(extra))).toBe('ERR_PROTOCOL');
+    expect(codeOfSync(() => decodeWeights(extra))).toBe('ERR_PROTOCOL');
     const badName = Uint8Array.from(n);
     badName.set([0xff, 0xfe], 16); // inside "dense/kernel"
-    expect(codeOf(() => decodeNamedWeights(badName))).toBe('ERR_PROTOCOL');
+    expect(codeOfSync(() => decodeNamedWeights(badName))).toBe('ERR_PROTOCOL');
   });
 
   it('a missing weights file is ERR_CONNECT', async () => {
@@ -93,11 +93,3 @@ describe('weight containers', () => {
   });
 });
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return (err as { code?: string }).code;
-  }
-  return undefined;
-}

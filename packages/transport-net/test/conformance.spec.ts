@@ -20,12 +20,19 @@ function vanish(socket: Socket): () => Promise<void> {
   };
 }
 
+/**
+ * A connected pair through `server`: `client` is the client-side end; the
+ * server-side end is accepted as the other half. The writing side is the one
+ * that can vanish.
+ */
 async function pair(
   server: SocketServer,
-  consumer: TcpConsumer | UnixConsumer,
+  client: TcpConsumer | UnixConsumer | TcpProducer | UnixProducer,
   maxMessageBytes: number | undefined,
 ): Promise<TransportPair> {
-  const producer = await server.acceptProducer({ maxMessageBytes });
+  const clientWrites = client instanceof TcpConsumer || client instanceof UnixConsumer;
+  const producer = clientWrites ? await server.acceptProducer({ maxMessageBytes }) : (client as TcpProducer | UnixProducer);
+  const consumer = clientWrites ? (client as TcpConsumer | UnixConsumer) : await server.acceptConsumer({ maxMessageBytes });
   return {
     producer,
     consumer,
@@ -64,22 +71,11 @@ runTransportSuite({
   capabilities: { peerLoss: true, peerLossCodes: ['ERR_CONNECTION_LOST'] },
 });
 
-/** The reverse direction: the server writes, a client producer reads (through onread on plain sockets). */
-async function reversePair(server: SocketServer, producer: TcpProducer | UnixProducer, maxMessageBytes?: number): Promise<TransportPair> {
-  const consumer = await server.acceptConsumer({ maxMessageBytes });
-  return {
-    producer,
-    consumer,
-    disconnect: vanish(consumer.socket as Socket),
-    teardown: () => server.close({ closeConnections: true }),
-  };
-}
-
 runTransportSuite({
   name: 'SocketServer → TcpProducer (client reads via onread)',
   setup: async ({ maxMessageBytes } = {}) => {
     const server = await SocketServer.listen({ port: 0 });
-    return reversePair(server, new TcpProducer('127.0.0.1', server.port!, { maxMessageBytes }), maxMessageBytes);
+    return pair(server, new TcpProducer('127.0.0.1', server.port!, { maxMessageBytes }), maxMessageBytes);
   },
   capabilities: { peerLoss: true, peerLossCodes: ['ERR_CONNECTION_LOST'] },
 });
@@ -89,7 +85,7 @@ runTransportSuite({
   setup: async ({ maxMessageBytes } = {}) => {
     const path = join(tmpdir(), `harmonics-net-rev-${process.pid}-${n++}.sock`);
     const server = await SocketServer.listen({ path });
-    return reversePair(server, new UnixProducer(path, { maxMessageBytes }), maxMessageBytes);
+    return pair(server, new UnixProducer(path, { maxMessageBytes }), maxMessageBytes);
   },
   capabilities: { peerLoss: true, peerLossCodes: ['ERR_CONNECTION_LOST'] },
 });
