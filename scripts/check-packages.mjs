@@ -1,0 +1,30 @@
+// Manifest checks for every public package, on what `pnpm pack` would publish:
+// publint (exports map, files, types first) and arethetypeswrong (types
+// resolve for ESM and CJS consumers under node16 and bundler resolution; the
+// legacy node10 resolution cannot see `exports` subpaths such as
+// @harmonics/core/internal, which only our own packages use).
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+let failures = 0;
+for (const dir of readdirSync('packages').sort()) {
+  const manifest = join('packages', dir, 'package.json');
+  if (!existsSync(manifest)) continue;
+  const pkg = JSON.parse(readFileSync(manifest, 'utf8'));
+  if (pkg.private) continue;
+  const before = failures;
+  for (const [tool, args] of [
+    ['publint', ['--strict']],
+    ['attw', ['--pack', '.', '--profile', 'node16', '--format', 'ascii']],
+  ]) {
+    try {
+      execFileSync('pnpm', ['exec', tool, ...args], { cwd: join('packages', dir), stdio: 'pipe' });
+    } catch (err) {
+      failures++;
+      console.error(`✗ ${pkg.name}: ${tool} found problems:\n${err.stdout}${err.stderr}`);
+    }
+  }
+  if (failures === before) console.log(`✓ ${pkg.name}: publint and arethetypeswrong are clean`);
+}
+process.exit(failures ? 1 : 0);
