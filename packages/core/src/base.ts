@@ -1,4 +1,3 @@
-import { noop } from './abort.js';
 import type { AbortOptions, Consumer, Producer } from './contract.js';
 import type { Tensor } from './tensor.js';
 

@@ -199,14 +199,9 @@ export class StreamConsumer extends BaseConsumer {
     throwIfAborted(signal, 'push()'); // aborted while queued: nothing written
     if (this.failure) throw this.failure;
     const lengthPrefix = this.prefix;
-    if (framed <= this.coalesceBytes && this.used + framed <= this.batch.length) {
-      this.used = encodeTensorInto(t, this.batch, this.used, { lengthPrefix });
-      this.scheduleFlush();
-      return;
-    }
     if (framed <= this.coalesceBytes) {
-      // The batch is full: hand it on (waiting for the one before), then start the next with this record.
-      await this.flush(signal);
+      // A full batch is handed on first (waiting for the one before); then the record joins the next.
+      if (this.used + framed > this.batch.length) await this.flush(signal);
       this.used = encodeTensorInto(t, this.batch, this.used, { lengthPrefix });
       this.scheduleFlush();
       return;
@@ -220,10 +215,9 @@ export class StreamConsumer extends BaseConsumer {
     if (this.zeroCopy) {
       const [header, data] = encodeTensorParts(t, { lengthPrefix });
       this.cork?.();
-      const h = this.track(header);
+      void this.track(header); // track() never rejects; a failure shows up on the data write too
       written = this.track(data);
       this.uncork?.();
-      h.catch(noop);
     } else {
       written = this.track(encodeTensor(t, { lengthPrefix }));
     }

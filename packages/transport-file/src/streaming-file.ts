@@ -10,7 +10,7 @@ import {
   encodedByteLength,
 } from '@harmonics/core';
 import { closedError, noop, raceSignals, throwIfAborted, tooLargeError } from '@harmonics/core/internal';
-import { ioError, openFile } from './open.js';
+import { ioError, openFile, writeAll } from './file-io.js';
 import { END, PARTIAL, RecordReader } from './record-reader.js';
 
 /** Options of {@link StreamingFileProducer}. */
@@ -224,23 +224,5 @@ export class StreamingFileConsumer extends BaseConsumer {
       if (this.failure) throw this.failure;
     })();
     return this.closePromise;
-  }
-}
-
-async function writeAll(fh: FileHandle, parts: Uint8Array[]): Promise<void> {
-  let { bytesWritten } = await fh.writev(parts);
-  const total = parts.reduce((n, p) => n + p.length, 0);
-  while (bytesWritten < total) {
-    // A short write (rare on regular files): write what is left of the parts.
-    let skip = bytesWritten;
-    const rest: Uint8Array[] = [];
-    for (const p of parts) {
-      if (skip >= p.length) skip -= p.length;
-      else {
-        rest.push(p.subarray(skip));
-        skip = 0;
-      }
-    }
-    bytesWritten += (await fh.writev(rest)).bytesWritten;
   }
 }

@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import { HarmonicsError, type Tensor, decodeTensor, encodeTensorParts, encodedByteLength } from '@harmonics/core';
+import { HarmonicsError, type Tensor, decodeTensor, encodeTensorParts } from '@harmonics/core';
 import { readU32LE, writeU32LE } from '@harmonics/core/internal';
-import { ioError, openFile } from './open.js';
+import { ioError, openFile, writeAll } from './file-io.js';
 
 const HWTS = 'HWTS';
 const HNWT = 'HNWT';
@@ -148,16 +147,7 @@ function concat(parts: Uint8Array[]): Uint8Array {
 async function writeParts(path: string, parts: Uint8Array[]): Promise<void> {
   const fh = await openFile(path, 'w', 'weights file');
   try {
-    // writev in groups (IOV_MAX is 1024): header and data go out without concatenation.
-    for (let i = 0; i < parts.length; i += 512) {
-      const group = parts.slice(i, i + 512);
-      const total = group.reduce((n, p) => n + p.length, 0);
-      let written = (await fh.writev(group)).bytesWritten;
-      while (written < total) {
-        const rest = concat(group).subarray(written);
-        written += (await fh.write(rest)).bytesWritten;
-      }
-    }
+    await writeAll(fh, parts);
   } catch (cause) {
     throw ioError(cause, 'writing', path);
   } finally {

@@ -24,3 +24,24 @@ export function ioError(cause: unknown, action: string, path: string): Harmonics
     cause,
   });
 }
+
+/** Most buffers one writev takes (IOV_MAX on Linux). */
+const IOV_MAX = 1024;
+
+/**
+ * Write `parts` in order with `writev` (no concatenation), in groups of at
+ * most IOV_MAX buffers, resuming after short writes.
+ */
+export async function writeAll(fh: FileHandle, parts: readonly Uint8Array[]): Promise<void> {
+  for (let i = 0; i < parts.length; i += IOV_MAX) {
+    let rest = parts.slice(i, i + IOV_MAX);
+    while (rest.length > 0) {
+      let written = (await fh.writev(rest)).bytesWritten;
+      // Drop what was written; a short write (rare on regular files) leaves the tail of one part.
+      let k = 0;
+      while (k < rest.length && written >= rest[k].length) written -= rest[k++].length;
+      rest = rest.slice(k);
+      if (written > 0) rest[0] = rest[0].subarray(written);
+    }
+  }
+}
