@@ -1,0 +1,312 @@
+import type { ClientWritableStream } from '@grpc/grpc-js';
+import { type AbortOptions, BaseConsumer, HarmonicsError, type Tensor, encodedByteLength } from '@harmonics/core';
+import { abortError, closedError, noop, tooLargeError } from '@harmonics/core/internal';
+import {
+  type ClientSettings,
+  type GrpcClientOptions,
+  PUSH_PATH,
+  REOPEN_MIN_INTERVAL_MS,
+  callMetadata,
+  checkPositive,
+  deadlineFor,
+  makeClient,
+} from './client.js';
+import { callError, isRetryable, withErrorCode } from './errors.js';
+import { decodeEmpty, encodeTensorData } from './proto.js';
+
+/** Options of {@link GrpcConsumer}. */
+export interface GrpcConsumerOptions extends GrpcClientOptions {
+  /**
+   * Bytes written to the call but not yet taken by HTTP/2 before `push()`
+   * waits. Default 8 MiB.
+   */
+  highWaterMark?: number;
+}
+
+interface PushCall {
+  stream: ClientWritableStream<Buffer>;
+  openedAt: number;
+  /** Bytes written and not yet flushed to HTTP/2 on this call. */
+  pending: number;
+  done: boolean;
+  error: unknown;
+  finished: Promise<void>;
+  /** The server sent its response headers: it admitted the call. */
+  admitted: Promise<void>;
+}
+
+const RESOLVED: Promise<void> = Promise.resolve();
+const identity = (b: Buffer): Buffer => b;
+
+/**
+ * Pushes tensors to a `harmonics.TensorService` server over one `PushTensor`
+ * call (opened by the constructor). `push()` encodes the tensor at once (the
+ * caller may reuse it as soon as `push()` returns a promise), writes it to the
+ * call and resolves while fewer than `highWaterMark` bytes wait for HTTP/2.
+ * `close()` half-closes the call and resolves when the server has answered,
+ * i.e. has received every tensor.
+ *
+ * With `timeoutMs`, every call has a deadline; the consumer replaces its call
+ * before the deadline (waiting for the server to confirm the old one), and a
+ * call that breaks is replaced on the next `push()`. Tensors pushed on a call
+ * that broke, that the server had not received, are lost (see the README).
+ */
+export class GrpcConsumer extends BaseConsumer {
+  private readonly s: ClientSettings;
+  readonly highWaterMark: number;
+  private call: PushCall | undefined;
+  private opening: Promise<void> | undefined;
+  private openedAt = -Infinity;
+  private established = false;
+  private failure: HarmonicsError | undefined;
+  private failureReported = false;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private tail: Promise<void> = RESOLVED;
+  private inflight = 0;
+  private roomWaiter: (() => void) | undefined;
+
+  constructor(host: string, port: number, options: GrpcConsumerOptions = {}) {
+    super();
+    checkPositive('highWaterMark', options.highWaterMark);
+    this.s = makeClient(host, port, options);
+    this.highWaterMark = options.highWaterMark ?? 8 * 1024 * 1024;
+    this.opening = this.open();
+  }
+
+  /** `host:port` of the server. */
+  get target(): string {
+    return this.s.target;
+  }
+
+  private async open(): Promise<void> {
+    const now = Date.now();
+    if (now - this.openedAt < REOPEN_MIN_INTERVAL_MS) await new Promise((r) => setTimeout(r, REOPEN_MIN_INTERVAL_MS));
+    this.openedAt = Date.now();
+    let md;
+    try {
+      md = await callMetadata(this.s.metadata, 'PushTensor');
+    } catch (err) {
+      this.failure = new HarmonicsError('ERR_HANDSHAKE', `the metadata hook failed: ${String(err)}`, { cause: err });
+      this.opening = undefined;
+      return;
+    }
+    let finish!: () => void;
+    let admit!: () => void;
+    const call: PushCall = {
+      stream: undefined as unknown as ClientWritableStream<Buffer>,
+      openedAt: Date.now(),
+      pending: 0,
+      done: false,
+      error: undefined,
+      finished: new Promise<void>((r) => (finish = r)),
+      admitted: new Promise<void>((r) => (admit = r)),
+    };
+    call.stream = this.s.client.makeClientStreamRequest<Buffer, unknown>(
+      PUSH_PATH,
+      identity,
+      decodeEmpty,
+      md,
+      deadlineFor(this.s.timeoutMs),
+      (err) => {
+        call.done = true;
+        call.error = err === null ? undefined : (err.metadata ? withErrorCode(err) : err);
+        finish();
+        admit();
+        this.wakeRoom();
+      },
+    );
+    call.stream.on('metadata', () => {
+      this.established = true;
+      admit();
+    });
+    call.stream.on('error', noop); // reported through the callback
+    this.call = call;
+    this.opening = undefined;
+  }
+
+  private wakeRoom(): void {
+    const w = this.roomWaiter;
+    this.roomWaiter = undefined;
+    w?.();
+  }
+
+  private needsRotation(c: PushCall): boolean {
+    return this.s.timeoutMs !== undefined && Date.now() - c.openedAt > this.s.timeoutMs / 2;
+  }
+
+  private write(c: PushCall, msg: Buffer): void {
+    const len = msg.length;
+    c.pending += len;
+    c.stream.write(msg, () => {
+      c.pending -= len;
+      if (c.pending <= this.highWaterMark) this.wakeRoom();
+    });
+  }
+
+  push(t: Tensor, options?: AbortOptions): Promise<void> {
+    if (this.closed) return Promise.reject(closedError('GrpcConsumer'));
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(abortError(signal, 'GrpcConsumer.push()'));
+    let msg: Buffer;
+    try {
+      const bytes = encodedByteLength(t);
+      if (bytes > this.s.maxMessageSize) throw tooLargeError('tensor record', bytes, this.s.maxMessageSize);
+      msg = encodeTensorData(t); // the one copy; the caller's tensor is not read after this
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const c = this.call;
+    if (
+      this.inflight === 0 &&
+      c !== undefined &&
+      !c.done &&
+      this.failure === undefined &&
+      c.pending <= this.highWaterMark &&
+      !this.needsRotation(c)
+    ) {
+      this.write(c, msg);
+      return RESOLVED;
+    }
+    this.inflight++;
+    const run = (): Promise<void> => this.slowPush(msg, signal);
+    const p = this.tail.then(run, run);
+    this.tail = p.then(this.settled, this.settled);
+    return p;
+  }
+
+  private readonly settled = (): void => {
+    this.inflight--;
+  };
+
+  private async slowPush(msg: Buffer, signal: AbortSignal | undefined): Promise<void> {
+    const timeoutMs = this.s.timeoutMs;
+    const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+    while (true) {
+      if (signal?.aborted) throw abortError(signal, 'GrpcConsumer.push()');
+      if (this.failure !== undefined) {
+        this.failureReported = true;
+        throw this.failure;
+      }
+      if (this.opening !== undefined) {
+        await this.opening;
+        continue;
+      }
+      const c = this.call;
+      if (c === undefined) {
+        this.opening = this.open();
+        continue;
+      }
+      if (c.done) {
+        const err = callError(c.error ?? 'the server ended the call early', 'PushTensor', this.s.target, this.established);
+        if (timeoutMs === undefined) {
+          this.failure = err;
+          continue;
+        }
+        this.call = undefined;
+        this.opening = this.open();
+        if (isRetryable(c.error)) continue;
+        throw err;
+      }
+      if (this.needsRotation(c)) {
+        await this.rotate(c);
+        continue;
+      }
+      if (c.pending <= this.highWaterMark) {
+        this.write(c, msg);
+        return;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new HarmonicsError(
+          'ERR_TIMEOUT',
+          `${this.s.target} took no data for ${timeoutMs} ms (timeoutMs); the tensor was not sent`,
+        );
+      }
+      await this.waitForRoom(left, signal);
+    }
+  }
+
+  private waitForRoom(ms: number, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const cleanup = (): void => {
+        if (timer !== undefined) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.roomWaiter = undefined;
+      };
+      const onRoom = (): void => {
+        cleanup();
+        resolve();
+      };
+      const onAbort = (): void => {
+        cleanup();
+        reject(abortError(signal, 'GrpcConsumer.push()'));
+      };
+      const timer = ms === Infinity ? undefined : setTimeout(onRoom, ms);
+      this.roomWaiter = onRoom;
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /**
+   * Replace the call before its deadline without losing or reordering
+   * anything: open the new one, wait until the server admitted it (so the
+   * stream never looks writer-less), half-close the old one and wait for the
+   * server's answer, which confirms it received everything.
+   */
+  private async rotate(old: PushCall): Promise<void> {
+    this.call = undefined;
+    this.opening = this.open();
+    await this.opening;
+    const next = this.call as PushCall | undefined;
+    const wait = Math.min(1000, (this.s.timeoutMs ?? 4000) / 4);
+    if (next !== undefined) await Promise.race([next.admitted, old.finished, sleep(wait)]);
+    old.stream.end();
+    await Promise.race([old.finished, sleep(this.s.timeoutMs ?? 0)]);
+  }
+
+  /**
+   * Wait for pending pushes, half-close the call and wait for the server's
+   * answer (with `timeoutMs`, at most that long), then close the channel.
+   * Rejects when the call failed and no `push()` reported it yet. Idempotent.
+   */
+  close(): Promise<void> {
+    if (this.closing !== undefined) return this.closing;
+    this.closed = true;
+    this.closing = this.finish();
+    return this.closing;
+  }
+
+  private async finish(): Promise<void> {
+    try {
+      await this.tail;
+      if (this.opening !== undefined) await this.opening;
+      const c = this.call;
+      if (this.failure !== undefined) {
+        if (!this.failureReported) throw this.failure;
+        return;
+      }
+      if (c === undefined) return;
+      if (!c.done) {
+        c.stream.end();
+        const timeoutMs = this.s.timeoutMs;
+        if (timeoutMs === undefined) await c.finished;
+        else if ((await Promise.race([c.finished.then(() => true), sleep(timeoutMs).then(() => false)])) === false) {
+          c.stream.cancel();
+          throw new HarmonicsError(
+            'ERR_TIMEOUT',
+            `${this.s.target} did not confirm the end of the PushTensor call within ${timeoutMs} ms; the last tensors may be lost`,
+          );
+        }
+      }
+      if (c.error !== undefined) throw callError(c.error, 'PushTensor', this.s.target, this.established);
+    } finally {
+      this.s.client.close();
+      this.wakeRoom();
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,49 @@
+import { runTransportSuite } from '@harmonics/conformance';
+import type { Consumer, Producer } from '@harmonics/core';
+import { GrpcConsumer, GrpcProducer, GrpcServer } from '@harmonics/transport-grpc';
+
+/** The writing client vanishes: its PushTensor call is reset (RST_STREAM), as when its process dies. */
+function vanish(consumer: GrpcConsumer): () => Promise<void> {
+  return async () => {
+    (consumer as unknown as { call: { stream: { cancel(): void } } }).call.stream.cancel();
+  };
+}
+
+async function teardown(server: GrpcServer, ...sides: (Producer | Consumer)[]): Promise<void> {
+  for (const side of sides) await side.close().catch(() => undefined);
+  await server.close({ timeoutMs: 0 });
+}
+
+runTransportSuite({
+  name: 'GrpcConsumer → GrpcServer → GrpcProducer',
+  setup: async ({ maxMessageBytes } = {}) => {
+    const server = await GrpcServer.listen({ maxMessageSize: maxMessageBytes });
+    const consumer = new GrpcConsumer('127.0.0.1', server.port, { maxMessageSize: maxMessageBytes });
+    const producer = new GrpcProducer('127.0.0.1', server.port, { maxMessageSize: maxMessageBytes });
+    return { producer, consumer, disconnect: vanish(consumer), teardown: () => teardown(server, producer, consumer) };
+  },
+  capabilities: { peerLoss: true, peerLossCodes: ['ERR_CONNECTION_LOST'] },
+});
+
+runTransportSuite({
+  name: 'GrpcConsumer → GrpcServer.producer() (local view)',
+  setup: async ({ maxMessageBytes } = {}) => {
+    const server = await GrpcServer.listen({ maxMessageSize: maxMessageBytes });
+    const consumer = new GrpcConsumer('127.0.0.1', server.port, { maxMessageSize: maxMessageBytes });
+    const producer = server.producer();
+    return { producer, consumer, disconnect: vanish(consumer), teardown: () => teardown(server, producer, consumer) };
+  },
+  capabilities: { peerLoss: true, peerLossCodes: ['ERR_CONNECTION_LOST'] },
+});
+
+runTransportSuite({
+  name: 'GrpcServer.consumer() (local view) → GrpcProducer',
+  setup: async ({ maxMessageBytes } = {}) => {
+    const server = await GrpcServer.listen({ maxMessageSize: maxMessageBytes });
+    const consumer = server.consumer();
+    const producer = new GrpcProducer('127.0.0.1', server.port, { maxMessageSize: maxMessageBytes });
+    return { producer, consumer, teardown: () => teardown(server, producer, consumer) };
+  },
+  // Local pushes queue by reference, like the bus: the tensor is encoded when a PopTensor call takes it.
+  capabilities: { ownership: 'reference' },
+});
