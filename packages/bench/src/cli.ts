@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { busCases } from './bus.js';
 import { codecCases } from './codec.js';
 import { fileCases } from './file.js';
+import { grpcCases } from './grpc.js';
 import { netCases } from './net.js';
 import { type BenchRow, type Case, printHeader, printRow, runCase } from './harness.js';
 
@@ -14,7 +15,7 @@ function arg(name: string): string | undefined {
 async function main(): Promise<void> {
   const only = arg('--only');
   const json = arg('--json');
-  const groups: (() => Case[] | Promise<Case[]>)[] = [codecCases, busCases, fileCases, netCases];
+  const groups: (() => Case[] | Promise<Case[]>)[] = [codecCases, busCases, fileCases, netCases, grpcCases];
   const rows: BenchRow[] = [];
   console.log(`Harmonics bench — node ${process.version}, medians of alternating runs; ratio = harmonics / baseline (higher is better)`);
   printHeader();

@@ -88,6 +88,11 @@ export function makeClient(host: string, port: number, options: GrpcClientOption
     'grpc.max_receive_message_length': maxMessageSize + TENSOR_DATA_OVERHEAD,
     'grpc.max_send_message_length': maxMessageSize + TENSOR_DATA_OVERHEAD,
     'grpc-node.flow_control_window': window,
+    // One HTTP/2 connection per client. grpc-js would otherwise share one
+    // between a GrpcConsumer and a GrpcProducer of the same server, and large
+    // messages flowing both ways over one Node http2 connection with large
+    // windows can stall (each side blocked writing, neither reading).
+    'grpc.use_local_subchannel_pool': 1,
     ...options.channelOptions,
   };
   let creds = options.credentials;

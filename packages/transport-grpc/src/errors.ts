@@ -3,6 +3,8 @@ import { type ServiceError, type StatusObject, status as Status } from '@grpc/gr
 
 /** The `details` of the status a server answers a call without `magic: HGRP` with. */
 export const BAD_HANDSHAKE = 'bad handshake';
+/** The `details` of the status a closing GrpcServer ends calls with. */
+export const SHUTTING_DOWN = 'server shutting down';
 
 /** Status metadata key carrying our error code, so clients rethrow the exact `HarmonicsError`. */
 export const ERROR_CODE_KEY = 'harmonics-error-code';
@@ -50,7 +52,7 @@ function mapStatus(code: Status, details: string, established: boolean): [ErrorC
       // grpc-js reports a failed (de)serializer and HTTP/2 errors as INTERNAL.
       return ['ERR_PROTOCOL', ''];
     case Status.UNAVAILABLE:
-      return established
+      return established || details === SHUTTING_DOWN
         ? ['ERR_CONNECTION_LOST', ' (the server went away; set timeoutMs to reconnect automatically)']
         : ['ERR_CONNECT', ' (is a GrpcServer listening there?)'];
     default:

@@ -22,7 +22,7 @@ import {
 import { abortError, closedError, tooLargeError } from '@harmonics/core/internal';
 import { Broker } from './broker.js';
 import { DEFAULT_FLOW_CONTROL_WINDOW, MAGIC_KEY, MAGIC_VALUE, POP_PATH, PUSH_PATH, checkPositive, formatTarget } from './client.js';
-import { BAD_HANDSHAKE, ERROR_CODE_KEY } from './errors.js';
+import { BAD_HANDSHAKE, ERROR_CODE_KEY, SHUTTING_DOWN } from './errors.js';
 import { TENSOR_DATA_OVERHEAD, decodeEmpty, decodeTensorData, encodeEmpty, encodeTensorData } from './proto.js';
 
 /** TLS for the server, as Node's `tls` names it. */
@@ -99,6 +99,7 @@ export class GrpcServer {
   private readonly broker: Broker;
   private readonly calls = new Set<ActiveCall>();
   private closing: Promise<void> | undefined;
+  private shutDown = false;
 
   private constructor(
     private readonly server: Server,
@@ -201,7 +202,10 @@ export class GrpcServer {
     if (magic.length !== 1 || String(magic[0]) !== MAGIC_VALUE) {
       return { code: Status.PERMISSION_DENIED, details: BAD_HANDSHAKE };
     }
-    if (this.closing !== undefined) return { code: Status.UNAVAILABLE, details: 'server shutting down' };
+    // While closing, readers may still come to drain the queue; writers may not.
+    if (this.closing !== undefined && (method === 'PushTensor' || this.shutDown)) {
+      return { code: Status.UNAVAILABLE, details: SHUTTING_DOWN };
+    }
     if (authorize !== undefined) {
       let ok = false;
       try {
@@ -390,7 +394,7 @@ export class GrpcServer {
       if (t !== undefined) return t;
       if (this.broker.state === 'ended') return undefined;
       if (this.broker.state === 'failed') throw this.broker.failure!;
-      if (this.closing !== undefined) throw closedError('this GrpcServer');
+      if (this.shutDown) throw closedError('this GrpcServer');
       await this.wait((fn) => this.broker.onItem(fn), signal, 'GrpcServer.pop()');
     }
   }
@@ -443,9 +447,10 @@ export class GrpcServer {
   }
 
   /**
-   * Stop: refuse new calls, give clients `timeoutMs` (default 5 s) to finish
-   * (writers close, readers drain the queue), then end every remaining call
-   * with `UNAVAILABLE` and shut down. Idempotent.
+   * Stop: refuse new PushTensor calls and local pushes, give clients
+   * `timeoutMs` (default 5 s) to finish (writers close, readers, new ones too,
+   * drain the queue), then end every remaining call with `UNAVAILABLE` and
+   * shut down. Tensors still queued then are dropped. Idempotent.
    */
   close(options: GrpcServerCloseOptions = {}): Promise<void> {
     this.closing ??= this.shutdown(options.timeoutMs ?? 5000);
@@ -453,11 +458,13 @@ export class GrpcServer {
   }
 
   private async shutdown(timeoutMs: number): Promise<void> {
+    // Graceful part: writers may finish, readers (also new ones) may drain the queue.
     const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline && this.calls.size > 0 && !(this.broker.state !== 'open' && this.broker.size === 0)) {
+    while (Date.now() < deadline && (this.calls.size > 0 || this.broker.size > 0)) {
       await new Promise((r) => setTimeout(r, 10));
     }
-    for (const c of [...this.calls]) c.end(Status.UNAVAILABLE, 'server shutting down');
+    this.shutDown = true;
+    for (const c of [...this.calls]) c.end(Status.UNAVAILABLE, SHUTTING_DOWN);
     this.broker.dispose();
     for (const fn of [...this.closeWaiters]) fn();
     this.closeWaiters.clear();

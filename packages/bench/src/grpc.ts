@@ -1,0 +1,159 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Client, Metadata, credentials } from '@grpc/grpc-js';
+import { encodedByteLength, tensor } from '@harmonics/core';
+import { GrpcConsumer, GrpcProducer, POP_PATH, PUSH_PATH } from '@harmonics/transport-grpc';
+import { type Case, sink } from './harness.js';
+
+const PEER = fileURLToPath(new URL('./grpc-peer.js', import.meta.url));
+const identity = (b: Buffer): Buffer => b;
+
+interface Peer {
+  port: number;
+  /** The next line the peer prints ("done"). */
+  line(): Promise<string>;
+  exited: Promise<void>;
+  child: ChildProcess;
+}
+
+async function startPeer(args: string[]): Promise<Peer> {
+  const child = spawn(process.execPath, [PEER, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve, reject) =>
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`grpc bench peer ${args.join(' ')} exited with ${code}`)))),
+  );
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const line = async (): Promise<string> => {
+    const r = await Promise.race([lines.next(), exited.then(() => ({ done: true, value: '' }))]);
+    if (r.done) throw new Error(`grpc bench peer ${args.join(' ')} ended early`);
+    return String(r.value).trim();
+  };
+  return { port: Number(await line()), line, exited, child };
+}
+
+function magic(): Metadata {
+  const md = new Metadata();
+  md.set('magic', 'HGRP');
+  return md;
+}
+
+/** GrpcConsumer → GrpcServer in another process (read locally there); timed until the peer has them all. */
+async function harmonicsPush(elements: number, count: number): Promise<number> {
+  const peer = await startPeer(['push', 'harmonics', String(elements * 4), String(count)]);
+  const consumer = new GrpcConsumer('127.0.0.1', peer.port);
+  const t = tensor('float32', [elements]);
+  (t.data as Float32Array).fill(0.5);
+  await consumer.push(t); // connected; not counted
+  const t0 = performance.now();
+  const done = peer.line();
+  for (let i = 1; i < count; i++) await consumer.push(t);
+  await done;
+  const seconds = (performance.now() - t0) / 1000;
+  await consumer.close();
+  await peer.exited;
+  return seconds;
+}
+
+/** Raw grpc-js client stream, identity serializer, default channel settings; same message size. */
+async function rawPush(messageBytes: number, count: number): Promise<number> {
+  const peer = await startPeer(['push', 'raw', String(messageBytes), String(count)]);
+  const client = new Client(`127.0.0.1:${peer.port}`, credentials.createInsecure(), { 'grpc.max_send_message_length': -1 });
+  const message = Buffer.alloc(messageBytes, 7);
+  let answered!: () => void;
+  const response = new Promise<void>((r) => (answered = r));
+  const call = client.makeClientStreamRequest(PUSH_PATH, identity, identity, magic(), () => answered());
+  const first = new Promise((r) => call.write(message, r));
+  await first;
+  const t0 = performance.now();
+  const done = peer.line();
+  for (let i = 1; i < count; i++) {
+    if (!call.write(message)) await new Promise((r) => call.once('drain', r));
+  }
+  await done;
+  const seconds = (performance.now() - t0) / 1000;
+  call.end();
+  await response;
+  client.close();
+  await peer.exited;
+  return seconds;
+}
+
+/** GrpcServer fed locally in another process → GrpcProducer here; timed from the first tensor to the end. */
+async function harmonicsPop(elements: number, count: number): Promise<number> {
+  const peer = await startPeer(['pop', 'harmonics', String(elements * 4), String(count)]);
+  const producer = new GrpcProducer('127.0.0.1', peer.port);
+  await producer.next();
+  const t0 = performance.now();
+  let n = 1;
+  for (let t = await producer.next(); t !== undefined; t = await producer.next()) {
+    n++;
+    sink.value += t.data.length;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  await producer.close();
+  await peer.exited;
+  if (n !== count) throw new Error(`expected ${count} tensors, got ${n}`);
+  return seconds;
+}
+
+/** Raw grpc-js server stream to a raw client (identity deserializer, default settings). */
+async function rawPop(messageBytes: number, count: number): Promise<number> {
+  const peer = await startPeer(['pop', 'raw', String(messageBytes), String(count)]);
+  const client = new Client(`127.0.0.1:${peer.port}`, credentials.createInsecure(), { 'grpc.max_receive_message_length': -1 });
+  const call = client.makeServerStreamRequest(POP_PATH, identity, identity, Buffer.alloc(0), magic());
+  let n = 0;
+  let t0 = 0;
+  await new Promise<void>((resolve, reject) => {
+    call.on('data', (m: Buffer) => {
+      if (n++ === 0) t0 = performance.now();
+      sink.value += m.length;
+    });
+    call.on('end', resolve);
+    call.on('error', reject);
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  client.close();
+  await peer.exited;
+  if (n !== count) throw new Error(`raw pop: expected ${count} messages, got ${n}`);
+  return seconds;
+}
+
+export function grpcCases(): Case[] {
+  const cases: Case[] = [];
+  for (const [label, elements, count] of [
+    ['4MiB', 1024 * 1024, 48],
+    ['1KiB', 256, 40_000],
+  ] as const) {
+    // The same bytes as one TensorData message of ours: record plus protobuf framing.
+    const record = encodedByteLength(tensor('float32', [elements]));
+    const messageBytes = record + 1 + (record < 128 ? 1 : record < 16384 ? 2 : record < 2097152 ? 3 : 4);
+    const big = label === '4MiB';
+    const unit = big ? 'MB/s' : 'tensors/s';
+    const perRun = (seconds: number): number => (big ? ((count - 1) * messageBytes) / seconds : (count - 1) / seconds);
+    cases.push(
+      {
+        name: `grpc.push.${label}`,
+        unit,
+        baseline: 'raw grpc-js client stream, identity serializers, default settings, process to process',
+        note: `${count} float32 tensors per run`,
+        iterations: 1,
+        runs: 5,
+        subject: async () => perRun(await harmonicsPush(elements, count)),
+        reference: async () => perRun(await rawPush(messageBytes, count)),
+        rate: true,
+      },
+      {
+        name: `grpc.pop.${label}`,
+        unit,
+        baseline: 'raw grpc-js server stream, identity serializers, default settings, process to process',
+        note: `${count} float32 tensors per run`,
+        iterations: 1,
+        runs: 5,
+        subject: async () => perRun(await harmonicsPop(elements, count)),
+        reference: async () => perRun(await rawPop(messageBytes, count)),
+        rate: true,
+      },
+    );
+  }
+  return cases;
+}

@@ -1,0 +1,14 @@
+import { tensor } from '@harmonics/core';
+import { GrpcConsumer, GrpcProducer, GrpcServer } from '@harmonics/transport-grpc';
+const server = await GrpcServer.listen({});
+const producer = new GrpcProducer('127.0.0.1', server.port);
+const size = Number(process.argv[2]); const n = Number(process.argv[3]);
+const t = tensor('float32', [size]);
+const s = performance.now();
+const r = (async () => { for (let i = 0; i < n; i++) { await producer.next(); if (i % 10 === 0) console.log('got', i, (performance.now() - s).toFixed(0)); } })();
+for (let i = 0; i < n; i++) await server.push(t);
+await r;
+const ms = performance.now() - s;
+console.log(size, n, ms.toFixed(0), 'ms', (n * t.data.byteLength / ms / 1e3).toFixed(0), 'MB/s');
+await producer.close();
+await server.close({ timeoutMs: 0 });
