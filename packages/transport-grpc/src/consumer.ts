@@ -12,7 +12,10 @@ import {
   makeClient,
 } from './client.js';
 import { callError, isRetryable, withErrorCode } from './errors.js';
-import { decodeEmpty, encodeTensorData } from './proto.js';
+import { LazyTensorData, decodeEmpty, encodeTensorData } from './proto.js';
+
+/** Tensors with at least this much data are copied by grpc-js straight from their memory (LazyTensorData). */
+const LAZY_MIN_BYTES = 64 * 1024;
 
 /** Options of {@link GrpcConsumer}. */
 export interface GrpcConsumerOptions extends GrpcClientOptions {
@@ -135,10 +138,10 @@ export class GrpcConsumer extends BaseConsumer {
     return this.s.timeoutMs !== undefined && Date.now() - c.openedAt > this.s.timeoutMs / 2;
   }
 
-  private write(c: PushCall, msg: Buffer): void {
+  private write(c: PushCall, msg: Buffer | LazyTensorData): void {
     const len = msg.length;
     c.pending += len;
-    c.stream.write(msg, () => {
+    c.stream.write(msg as Buffer, () => {
       c.pending -= len;
       if (c.pending <= this.highWaterMark) this.wakeRoom();
     });
@@ -148,11 +151,12 @@ export class GrpcConsumer extends BaseConsumer {
     if (this.closed) return Promise.reject(closedError('GrpcConsumer'));
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(abortError(signal, 'GrpcConsumer.push()'));
-    let msg: Buffer;
+    let msg: Buffer | LazyTensorData;
     try {
       const bytes = encodedByteLength(t);
       if (bytes > this.s.maxMessageSize) throw tooLargeError('tensor record', bytes, this.s.maxMessageSize);
-      msg = encodeTensorData(t); // the one copy; the caller's tensor is not read after this
+      // The one copy: now for small tensors, into grpc-js's frame for large ones.
+      msg = t.data.byteLength >= LAZY_MIN_BYTES ? new LazyTensorData(t) : encodeTensorData(t);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -166,7 +170,7 @@ export class GrpcConsumer extends BaseConsumer {
       !this.needsRotation(c)
     ) {
       this.write(c, msg);
-      return RESOLVED;
+      return msg instanceof LazyTensorData ? this.copiedOrDone(msg, c) : RESOLVED;
     }
     this.inflight++;
     const run = (): Promise<void> => this.slowPush(msg, signal);
@@ -179,7 +183,12 @@ export class GrpcConsumer extends BaseConsumer {
     this.inflight--;
   };
 
-  private async slowPush(msg: Buffer, signal: AbortSignal | undefined): Promise<void> {
+  /** Resolves once grpc-js has copied the tensor (the caller may reuse it), or the call ended without it. */
+  private copiedOrDone(msg: LazyTensorData, c: PushCall): Promise<void> {
+    return msg.isCopied ? RESOLVED : Promise.race([msg.copied, c.finished]);
+  }
+
+  private async slowPush(msg: Buffer | LazyTensorData, signal: AbortSignal | undefined): Promise<void> {
     const timeoutMs = this.s.timeoutMs;
     const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
     while (true) {
@@ -214,6 +223,7 @@ export class GrpcConsumer extends BaseConsumer {
       }
       if (c.pending <= this.highWaterMark) {
         this.write(c, msg);
+        if (msg instanceof LazyTensorData) await this.copiedOrDone(msg, c);
         return;
       }
       const left = deadline - Date.now();

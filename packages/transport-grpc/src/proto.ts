@@ -2,7 +2,7 @@
 //   message TensorData { bytes serialized = 1; }   and   google.protobuf.Empty
 // Small enough that a code generator would add a dependency, a runtime and a
 // copy (message object → Uint8Array → Buffer) for nothing.
-import { type Tensor, HarmonicsError, decodeTensor, encodeTensorInto, encodedByteLength } from '@harmonics/core';
+import { type Tensor, HarmonicsError, decodeTensor, encodeTensorInto, encodeTensorParts, encodedByteLength } from '@harmonics/core';
 
 /** Field 1, wire type 2 (length-delimited): `TensorData.serialized`. */
 const TAG_SERIALIZED = 0x0a;
@@ -70,6 +70,65 @@ export function encodeTensorData(t: Tensor): Buffer {
   o = writeVarint(out, o, recordLength);
   encodeTensorInto(t, out, o);
   return out;
+}
+
+/**
+ * A `TensorData` message that grpc-js copies straight from the tensor into
+ * its frame, so a large tensor is copied once instead of twice (once into a
+ * serialized Buffer, once into the frame). grpc-js (1.14, pinned) reads only
+ * `length` of what a client serializer returns and calls `copy(frame, 5)`;
+ * a test sends large tensors through it bit-exactly, so a grpc-js that
+ * changes this fails loudly. `copied` resolves on the first copy: the
+ * tensor's memory is not read after it (a repeated copy, for a retry, reads
+ * the first frame).
+ */
+export class LazyTensorData {
+  readonly length: number;
+  private prefix: Uint8Array;
+  private data: Uint8Array | undefined;
+  private first: Uint8Array | undefined;
+  private resolveCopied!: () => void;
+  /** Resolves once the tensor has been copied into grpc-js's frame. */
+  readonly copied: Promise<void> = new Promise<void>((r) => (this.resolveCopied = r));
+  isCopied = false;
+
+  constructor(t: Tensor) {
+    const [header, data] = encodeTensorParts(t); // validates the tensor
+    const recordLength = header.length + data.length;
+    const pad = paddingFor(recordLength, header.length);
+    const prefix = new Uint8Array(pad + 1 + varintLength(recordLength) + header.length);
+    let o = 0;
+    if (pad > 0) {
+      prefix[0] = TAG_PADDING;
+      prefix[1] = pad - 2;
+      o = pad;
+    }
+    prefix[o++] = TAG_SERIALIZED;
+    o = writeVarint(prefix, o, recordLength);
+    prefix.set(header, o);
+    this.prefix = prefix;
+    this.data = data;
+    this.length = prefix.length + data.length;
+  }
+
+  get byteLength(): number {
+    return this.length;
+  }
+
+  /** Buffer#copy's contract, as grpc-js uses it: the whole message into `target` at `targetStart`. */
+  copy(target: Uint8Array, targetStart = 0): number {
+    if (this.first !== undefined) {
+      target.set(this.first, targetStart);
+      return this.length;
+    }
+    target.set(this.prefix, targetStart);
+    target.set(this.data!, targetStart + this.prefix.length);
+    this.first = target.subarray(targetStart, targetStart + this.length);
+    this.data = undefined;
+    this.isCopied = true;
+    this.resolveCopied();
+    return this.length;
+  }
 }
 
 function protocolError(detail: string): HarmonicsError {

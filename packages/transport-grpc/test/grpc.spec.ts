@@ -136,7 +136,7 @@ describe('wire compatibility', () => {
         PopTensor: { path: POP_PATH, requestStream: false, responseStream: true, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity },
       },
       {
-        PushTensor: (_call: unknown, cb: (e: unknown) => void) => cb(refuse),
+        PushTensor: (_call: unknown, cb: (e: typeof refuse) => void) => cb(refuse),
         PopTensor: (call: { emit(e: string, v: unknown): void }) => call.emit('error', refuse),
       },
     );

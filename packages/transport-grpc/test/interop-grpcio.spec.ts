@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { tensor } from '@harmonics/core';
+import { type Tensor, tensor } from '@harmonics/core';
 import { expectSameTensor } from '@harmonics/conformance';
 import { GrpcServer } from '@harmonics/transport-grpc';
 
@@ -42,7 +42,7 @@ it('a Python grpcio client pushes records and pops them back bit-exact; no magic
     const first = await lines.next();
     expect({ line: first.value, stderr }).toEqual({ line: 'pushed', stderr: '' });
     const want = expected();
-    const got = [];
+    const got: (Tensor | undefined)[] = [];
     for (let i = 0; i < want.length; i++) got.push(await server.pop());
     want.forEach((t, i) => expectSameTensor(got[i], t));
     for (const t of got) await server.push(t!);
