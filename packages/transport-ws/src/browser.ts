@@ -1,0 +1,86 @@
+// Browser entry (the `browser` export condition): the page's own WebSocket.
+// Nothing here imports `ws` or a Node built-in.
+import { HarmonicsError } from '@harmonics/core';
+import {
+  type SocketAdapter,
+  WebSocketChannelConsumer,
+  WebSocketChannelProducer,
+  type WebSocketConsumerOptions,
+  type WebSocketProducerOptions,
+} from './channel.js';
+import { splitArgs, targetUrl } from './target.js';
+
+export * from './channel.js';
+
+/** Adapter for the WHATWG WebSocket of browsers (and Deno, Bun, Node 22's global). */
+export function browserSocketAdapter(ws: WebSocket, where: string = ws.url): SocketAdapter {
+  ws.binaryType = 'arraybuffer';
+  let wasOpen = ws.readyState === 1;
+  const opened = new Promise<void>((resolve, reject) => {
+    if (wasOpen) resolve();
+    ws.addEventListener('open', () => {
+      wasOpen = true;
+      resolve();
+    });
+    ws.addEventListener('close', () =>
+      reject(new HarmonicsError('ERR_CONNECT', `cannot connect to ${where}: the WebSocket closed before it opened (the browser gives no reason; check the address and the server's origin policy)`)),
+    );
+  });
+  opened.catch(() => undefined);
+  let drain: (() => void) | undefined;
+  let polling: ReturnType<typeof setInterval> | undefined;
+  const poll = (): void => {
+    drain?.();
+    if (ws.bufferedAmount === 0 || ws.readyState > 1) {
+      clearInterval(polling);
+      polling = undefined;
+    }
+  };
+  return {
+    where,
+    opened,
+    onMessage: (fn) =>
+      ws.addEventListener('message', (e: MessageEvent) => fn(typeof e.data === 'string' ? e.data : new Uint8Array(e.data as ArrayBuffer))),
+    onClose: (fn) =>
+      ws.addEventListener('close', (e: CloseEvent) =>
+        fn(e.code, e.reason, wasOpen ? undefined : new HarmonicsError('ERR_CONNECT', `cannot connect to ${where}`)),
+      ),
+    send(data, done) {
+      try {
+        ws.send(data);
+      } catch (err) {
+        done(err as Error);
+        return;
+      }
+      // Browsers have no drain event: watch bufferedAmount while anything is buffered.
+      if (polling === undefined && ws.bufferedAmount > 0) polling = setInterval(poll, 5);
+      done();
+    },
+    bufferedAmount: () => ws.bufferedAmount,
+    close: (code, reason) => ws.close(code, reason),
+    terminate: () => ws.close(),
+    onDrain: (fn) => (drain = fn),
+  };
+}
+
+/** Receives tensors from a WebSocket server: `new WebSocketProducer('ws://host:port/path')` or `(host, port, path?)`. */
+export class WebSocketProducer extends WebSocketChannelProducer {
+  constructor(url: string, options?: WebSocketProducerOptions);
+  constructor(host: string, port: number, path?: string, options?: WebSocketProducerOptions);
+  constructor(a: string, b?: number | WebSocketProducerOptions, c?: string | WebSocketProducerOptions, d?: WebSocketProducerOptions) {
+    const { port, path, options } = splitArgs(a, b, c, d);
+    const url = targetUrl(a, port, path, globalThis.location?.protocol === 'https:');
+    super(browserSocketAdapter(new WebSocket(url), url), options);
+  }
+}
+
+/** Sends tensors to a WebSocket server: `new WebSocketConsumer('ws://host:port/path')` or `(host, port, path?)`. */
+export class WebSocketConsumer extends WebSocketChannelConsumer {
+  constructor(url: string, options?: WebSocketConsumerOptions);
+  constructor(host: string, port: number, path?: string, options?: WebSocketConsumerOptions);
+  constructor(a: string, b?: number | WebSocketConsumerOptions, c?: string | WebSocketConsumerOptions, d?: WebSocketConsumerOptions) {
+    const { port, path, options } = splitArgs(a, b, c, d);
+    const url = targetUrl(a, port, path, globalThis.location?.protocol === 'https:');
+    super(browserSocketAdapter(new WebSocket(url), url), options);
+  }
+}

@@ -1,0 +1,364 @@
+// The browser-safe heart of the transport: a Producer and a Consumer over
+// anything that behaves like a WebSocket (the browser's, or `ws` in Node),
+// reached through a small adapter. One record (DESIGN §4) per binary message.
+import {
+  type AbortOptions,
+  BaseConsumer,
+  BaseProducer,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  HarmonicsError,
+  type Tensor,
+  decodeTensor,
+  encodeTensor,
+  encodedByteLength,
+} from '@harmonics/core';
+import { abortError, closedError, tooLargeError } from '@harmonics/core/internal';
+
+/** Close codes of RFC 6455 that we send or read. */
+export const CLOSE_NORMAL = 1000;
+export const CLOSE_GOING_AWAY = 1001;
+export const CLOSE_UNSUPPORTED_DATA = 1003;
+export const CLOSE_ABNORMAL = 1006;
+export const CLOSE_INVALID_PAYLOAD = 1007;
+export const CLOSE_TOO_BIG = 1009;
+
+/** What the producer and consumer need of a WebSocket; one adapter for the browser's, one for `ws`. */
+export interface SocketAdapter {
+  /** Where it connects or came from, for messages. */
+  readonly where: string;
+  /** Resolves when the connection is open; rejects with a HarmonicsError if it never opens. */
+  readonly opened: Promise<void>;
+  onMessage(fn: (data: Uint8Array | string) => void): void;
+  /** `code` and `reason` of the close, `error` when the connection failed. */
+  onClose(fn: (code: number, reason: string, error?: HarmonicsError) => void): void;
+  send(data: Uint8Array, done: (err?: Error) => void): void;
+  bufferedAmount(): number;
+  close(code: number, reason: string): void;
+  /** Drop the connection without a close handshake. */
+  terminate(): void;
+  /** Stop reading from the network (Node only; absent in browsers). */
+  pause?(): void;
+  resume?(): void;
+  /** Wake `fn` when `bufferedAmount()` may have dropped. */
+  onDrain(fn: () => void): void;
+}
+
+/** Options shared by both sides. */
+export interface WebSocketChannelOptions {
+  /** Largest record sent or received. Default 256 MiB. */
+  maxMessageBytes?: number;
+  /** How long `close()` waits for the peer's close frame before dropping the connection. Default 5000 ms. */
+  closeTimeoutMs?: number;
+}
+
+/** Options of a consumer. */
+export interface WebSocketConsumerOptions extends WebSocketChannelOptions {
+  /** `push()` waits while more than this many bytes are buffered. Default 4 MiB. */
+  highWaterMark?: number;
+}
+
+export type WebSocketProducerOptions = WebSocketChannelOptions;
+
+/** The error a close code stands for, or undefined for a clean close. */
+export function closeError(code: number, reason: string, where: string): HarmonicsError | undefined {
+  if (code === CLOSE_NORMAL) return undefined;
+  const why = `${where} closed with code ${code}${reason ? ` (${reason})` : ''}`;
+  switch (code) {
+    case CLOSE_UNSUPPORTED_DATA:
+    case CLOSE_INVALID_PAYLOAD:
+      return new HarmonicsError('ERR_PROTOCOL', `${why}: the peer refused our data`);
+    case CLOSE_TOO_BIG:
+      return new HarmonicsError('ERR_TOO_LARGE', `${why}: a message exceeded the peer's limit; raise maxMessageBytes on both sides`);
+    default:
+      return new HarmonicsError('ERR_CONNECTION_LOST', `${why}; the connection was lost`);
+  }
+}
+
+function waitClosed(adapter: SocketAdapter, state: { closed: boolean; wake?: () => void }, timeoutMs: number): Promise<void> {
+  if (state.closed) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      adapter.terminate();
+      resolve();
+    }, timeoutMs);
+    state.wake = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+  });
+}
+
+const PAUSE_AT = 64;
+
+/**
+ * Tensors from a WebSocket: one record per binary message. A clean close
+ * (1000) ends the stream after the queued tensors; anything else rejects.
+ * A text message or a message that is not exactly one valid record rejects
+ * `ERR_PROTOCOL` and closes the connection with 1003 or 1007.
+ */
+export class WebSocketChannelProducer extends BaseProducer {
+  private readonly queue: Tensor[] = [];
+  private head = 0;
+  private ended = false;
+  private failure: HarmonicsError | undefined;
+  private closed = false;
+  private paused = false;
+  private wake: (() => void) | undefined;
+  private readonly conn = { closed: false, wake: undefined as (() => void) | undefined };
+  private readonly maxMessageBytes: number;
+  private readonly closeTimeoutMs: number;
+
+  constructor(
+    protected readonly adapter: SocketAdapter,
+    options: WebSocketProducerOptions = {},
+  ) {
+    super();
+    this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.closeTimeoutMs = options.closeTimeoutMs ?? 5000;
+    adapter.opened.catch((err: HarmonicsError) => this.fail(err));
+    adapter.onMessage((data) => this.onMessage(data));
+    adapter.onClose((code, reason, error) => {
+      this.conn.closed = true;
+      this.conn.wake?.();
+      if (this.failure !== undefined || this.ended) return;
+      const err = error ?? closeError(code, reason, adapter.where);
+      if (err === undefined) this.ended = true;
+      else this.failure = err;
+      this.notify();
+    });
+  }
+
+  private onMessage(data: Uint8Array | string): void {
+    if (this.failure !== undefined || this.closed) return;
+    if (typeof data === 'string') {
+      this.fail(
+        new HarmonicsError('ERR_PROTOCOL', `${this.adapter.where} sent a text message; tensors travel as binary messages, one record each`),
+        CLOSE_UNSUPPORTED_DATA,
+      );
+      return;
+    }
+    let t: Tensor;
+    try {
+      t = decodeTensor(data, { maxMessageBytes: this.maxMessageBytes });
+    } catch (err) {
+      const e = err as HarmonicsError;
+      const code = e.code === 'ERR_TOO_LARGE' ? CLOSE_TOO_BIG : CLOSE_INVALID_PAYLOAD;
+      this.fail(
+        e.code === 'ERR_TOO_LARGE'
+          ? e
+          : new HarmonicsError('ERR_PROTOCOL', `${this.adapter.where} sent a binary message that is not one valid record: ${e.message}`, { cause: err }),
+        code,
+      );
+      return;
+    }
+    this.queue.push(t);
+    if (this.queue.length - this.head >= PAUSE_AT && this.adapter.pause && !this.paused) {
+      this.paused = true;
+      this.adapter.pause();
+    }
+    this.notify();
+  }
+
+  private fail(err: HarmonicsError, closeCode?: number): void {
+    if (this.failure !== undefined) return;
+    this.failure = err;
+    if (closeCode !== undefined) this.adapter.close(closeCode, err.code);
+    this.notify();
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  /** Tensor, undefined at the end, or null when nothing is there yet; throws failures after the queue. */
+  private poll(): Tensor | undefined | null {
+    if (this.closed) throw closedError('WebSocketProducer');
+    if (this.head < this.queue.length) {
+      const t = this.queue[this.head];
+      this.queue[this.head++] = undefined as unknown as Tensor;
+      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        this.queue.splice(0, this.head);
+        this.head = 0;
+      }
+      if (this.paused && this.queue.length - this.head < PAUSE_AT / 2) {
+        this.paused = false;
+        this.adapter.resume?.();
+      }
+      return t;
+    }
+    if (this.failure !== undefined) throw this.failure;
+    if (this.ended) return undefined;
+    return null;
+  }
+
+  protected override readReady(): Tensor | undefined {
+    try {
+      return this.poll() ?? undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  protected async read(options?: AbortOptions): Promise<Tensor | undefined> {
+    const signal = options?.signal;
+    for (;;) {
+      if (signal?.aborted) throw abortError(signal, 'WebSocketProducer.next()');
+      const got = this.poll();
+      if (got !== null) return got;
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => {
+          this.wake = undefined;
+          reject(abortError(signal, 'WebSocketProducer.next()'));
+        };
+        this.wake = () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+    }
+  }
+
+  /** Close the connection (normal closure, waiting for the peer's close frame up to `closeTimeoutMs`). Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.notify();
+    await this.adapter.opened.catch(() => undefined);
+    if (!this.conn.closed) this.adapter.close(CLOSE_NORMAL, '');
+    await waitClosed(this.adapter, this.conn, this.closeTimeoutMs);
+  }
+}
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
+/**
+ * Sends tensors over a WebSocket, one record per binary message. `push()`
+ * resolves once the message is handed to the socket, waiting first while
+ * more than `highWaterMark` bytes are buffered. `close()` sends a normal
+ * closure and waits for the peer's (up to `closeTimeoutMs`).
+ */
+export class WebSocketChannelConsumer extends BaseConsumer {
+  private readonly maxMessageBytes: number;
+  private readonly highWaterMark: number;
+  private readonly closeTimeoutMs: number;
+  private isOpen = false;
+  private failure: HarmonicsError | undefined;
+  private failureReported = false;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private tail: Promise<void> = RESOLVED;
+  private inflight = 0;
+  private readonly conn = { closed: false, wake: undefined as (() => void) | undefined };
+  private drainWaiter: (() => void) | undefined;
+
+  constructor(
+    protected readonly adapter: SocketAdapter,
+    options: WebSocketConsumerOptions = {},
+  ) {
+    super();
+    this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.highWaterMark = options.highWaterMark ?? 4 * 1024 * 1024;
+    this.closeTimeoutMs = options.closeTimeoutMs ?? 5000;
+    adapter.opened.then(
+      () => (this.isOpen = true),
+      (err: HarmonicsError) => (this.failure ??= err),
+    );
+    adapter.onMessage(() => undefined); // a consumer ignores what the peer sends
+    adapter.onClose((code, reason, error) => {
+      this.conn.closed = true;
+      this.conn.wake?.();
+      if (!this.closed) {
+        this.failure ??=
+          error ??
+          closeError(code, reason, adapter.where) ??
+          new HarmonicsError('ERR_CONNECTION_LOST', `${adapter.where} closed the connection while we were sending`);
+      }
+      this.wakeDrain();
+    });
+    adapter.onDrain(() => this.wakeDrain());
+  }
+
+  private wakeDrain(): void {
+    const w = this.drainWaiter;
+    this.drainWaiter = undefined;
+    w?.();
+  }
+
+  push(t: Tensor, options?: AbortOptions): Promise<void> {
+    if (this.closed) return Promise.reject(closedError('WebSocketConsumer'));
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(abortError(signal, 'WebSocketConsumer.push()'));
+    let record: Uint8Array;
+    try {
+      const bytes = encodedByteLength(t);
+      if (bytes > this.maxMessageBytes) throw tooLargeError('tensor record', bytes, this.maxMessageBytes);
+      record = encodeTensor(t); // the one copy: the caller may reuse the tensor at once
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.inflight === 0 && this.isOpen && this.failure === undefined && this.adapter.bufferedAmount() <= this.highWaterMark) {
+      this.adapter.send(record, this.onSent);
+      return RESOLVED;
+    }
+    this.inflight++;
+    const run = (): Promise<void> => this.slowPush(record, signal);
+    const p = this.tail.then(run, run);
+    this.tail = p.then(this.settled, this.settled);
+    return p;
+  }
+
+  private readonly settled = (): void => {
+    this.inflight--;
+  };
+
+  private readonly onSent = (err?: Error): void => {
+    if (err) this.failure ??= new HarmonicsError('ERR_CONNECTION_LOST', `sending to ${this.adapter.where} failed: ${err.message}`, { cause: err });
+    this.wakeDrain();
+  };
+
+  private async slowPush(record: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
+    if (!this.isOpen) await this.adapter.opened.catch(() => undefined);
+    for (;;) {
+      if (signal?.aborted) throw abortError(signal, 'WebSocketConsumer.push()');
+      if (this.failure !== undefined) {
+        this.failureReported = true;
+        throw this.failure;
+      }
+      if (this.adapter.bufferedAmount() <= this.highWaterMark) {
+        this.adapter.send(record, this.onSent);
+        return;
+      }
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => {
+          this.drainWaiter = undefined;
+          reject(abortError(signal, 'WebSocketConsumer.push()'));
+        };
+        this.drainWaiter = () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+    }
+  }
+
+  /** Flush, send a normal closure and wait for the peer's close frame (up to `closeTimeoutMs`). Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.finish();
+    return this.closing;
+  }
+
+  private async finish(): Promise<void> {
+    this.closed = true;
+    await this.tail.catch(() => undefined);
+    await this.adapter.opened.catch(() => undefined);
+    const failure = this.failure;
+    if (!this.conn.closed) this.adapter.close(CLOSE_NORMAL, '');
+    await waitClosed(this.adapter, this.conn, this.closeTimeoutMs);
+    // A failure no push() reported yet: the last tensors may not have arrived.
+    if (failure !== undefined && !this.failureReported) throw failure;
+  }
+}

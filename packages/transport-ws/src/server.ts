@@ -1,0 +1,236 @@
+import { type IncomingMessage, type Server as HttpServer, createServer as createHttpServer } from 'node:http';
+import { type Server as HttpsServer, createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { type AbortOptions, DEFAULT_MAX_MESSAGE_BYTES, HarmonicsError } from '@harmonics/core';
+import { abortError, closedError, throwIfAborted } from '@harmonics/core/internal';
+import WebSocket, { WebSocketServer as WsServer } from 'ws';
+import {
+  type SocketAdapter,
+  WebSocketChannelConsumer,
+  WebSocketChannelProducer,
+  type WebSocketConsumerOptions,
+  type WebSocketProducerOptions,
+} from './channel.js';
+import { nodeSocketAdapter } from './node-adapter.js';
+
+/** Options of {@link WebSocketServer.listen}. */
+export interface WebSocketServerOptions {
+  /** Port to listen on; default 0 (a free one, see `.port`). Ignored with `server`. */
+  port?: number;
+  /** Host to bind; default `127.0.0.1`. Ignored with `server`. */
+  host?: string;
+  /** Accept upgrades on this path only (others get HTTP 400). Default: any path. */
+  path?: string;
+  /** Attach to an existing `http`/`https` server (which you listen and close yourself). */
+  server?: HttpServer | HttpsServer;
+  /** Serve `wss://`: key and cert (PEM), as Node's `tls` takes them. Ignored with `server`. */
+  tls?: { key: string | Buffer; cert: string | Buffer; ca?: string | Buffer; requestCert?: boolean };
+  /** Decide on each upgrade (origin checks, tokens); false answers HTTP 403. */
+  verifyClient?: (info: { origin: string | undefined; secure: boolean; req: IncomingMessage }) => boolean | Promise<boolean>;
+  /** Largest message accepted (a larger one closes the connection with 1009). Default 256 MiB. */
+  maxMessageBytes?: number;
+  /** Connections waiting to be accepted before new ones are refused. Default 128. */
+  maxPending?: number;
+}
+
+/** An accepted WebSocket: make it a Producer (read what the peer sends) or a Consumer (send to it). */
+export class IncomingWebSocket {
+  private used = false;
+  constructor(
+    readonly socket: WebSocket,
+    readonly request: IncomingMessage,
+    private readonly adapter: SocketAdapter,
+    private readonly maxMessageBytes: number,
+  ) {}
+
+  get remoteAddress(): string {
+    return this.request.socket.remoteAddress ?? 'unknown';
+  }
+
+  private take(): SocketAdapter {
+    if (this.used) throw new HarmonicsError('ERR_PROTOCOL', 'this connection was already made into a producer or consumer');
+    this.used = true;
+    return this.adapter;
+  }
+
+  producer(options: WebSocketProducerOptions = {}): WebSocketChannelProducer {
+    return new WebSocketChannelProducer(this.take(), { maxMessageBytes: this.maxMessageBytes, ...options });
+  }
+
+  consumer(options: WebSocketConsumerOptions = {}): WebSocketChannelConsumer {
+    return new WebSocketChannelConsumer(this.take(), { maxMessageBytes: this.maxMessageBytes, ...options });
+  }
+}
+
+interface Waiter {
+  resolve(c: IncomingWebSocket): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * A WebSocket server (Node) that hands out connections as Producers or
+ * Consumers: `acceptProducer()`, `acceptConsumer()`, or async iteration.
+ */
+export class WebSocketServer implements AsyncIterable<IncomingWebSocket> {
+  private readonly pending: IncomingWebSocket[] = [];
+  private readonly waiters: Waiter[] = [];
+  private readonly handedOut = new Set<WebSocket>();
+  private closed = false;
+
+  private constructor(
+    private readonly wss: WsServer,
+    private readonly http: HttpServer | HttpsServer,
+    private readonly ownsHttp: boolean,
+    private readonly options: WebSocketServerOptions,
+  ) {
+    wss.on('connection', (ws: WebSocket, req: IncomingMessage) => this.onConnection(ws, req));
+  }
+
+  /** Start listening (or attach to `options.server`); resolves once ready. */
+  static async listen(options: WebSocketServerOptions = {}): Promise<WebSocketServer> {
+    const maxPayload = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    let http = options.server;
+    const ownsHttp = http === undefined;
+    if (http === undefined) {
+      const reject426 = (_req: IncomingMessage, res: import('node:http').ServerResponse): void => {
+        res.writeHead(426, { 'content-type': 'text/plain' }).end('this server speaks WebSocket only\n');
+      };
+      http = options.tls ? createHttpsServer({ ...options.tls }, reject426) : createHttpServer(reject426);
+      const host = options.host ?? '127.0.0.1';
+      const h = http;
+      await new Promise<void>((resolve, reject) => {
+        h.once('error', (err: NodeJS.ErrnoException) =>
+          reject(new HarmonicsError('ERR_CONNECT', `cannot listen on ${host}:${options.port ?? 0}: ${err.code ?? err.message}`, { cause: err })),
+        );
+        h.listen(options.port ?? 0, host, () => resolve());
+      });
+    }
+    const verify = options.verifyClient;
+    const wss = new WsServer({
+      server: http,
+      path: options.path,
+      maxPayload,
+      perMessageDeflate: false,
+      verifyClient:
+        verify === undefined
+          ? undefined
+          : (info, cb) => {
+              Promise.resolve()
+                .then(() => verify(info))
+                .then(
+                  (ok) => cb(ok === true, 403, 'Forbidden'),
+                  () => cb(false, 403, 'Forbidden'),
+                );
+            },
+    });
+    return new WebSocketServer(wss, http, ownsHttp, options);
+  }
+
+  /** The port listened on. */
+  get port(): number {
+    return (this.http.address() as AddressInfo).port;
+  }
+
+  private onConnection(ws: WebSocket, req: IncomingMessage): void {
+    if (this.closed || this.pending.length >= (this.options.maxPending ?? 128)) {
+      ws.close(1013, 'try again later');
+      return;
+    }
+    const where = `ws client ${req.socket.remoteAddress}:${req.socket.remotePort}`;
+    const c = new IncomingWebSocket(ws, req, nodeSocketAdapter(ws, where), this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
+    const waiter = this.waiters.shift();
+    if (waiter) waiter.resolve(this.handOut(c));
+    else {
+      this.pending.push(c);
+      ws.once('close', () => {
+        const i = this.pending.indexOf(c);
+        if (i >= 0) this.pending.splice(i, 1);
+      });
+    }
+  }
+
+  private handOut(c: IncomingWebSocket): IncomingWebSocket {
+    this.handedOut.add(c.socket);
+    c.socket.once('close', () => this.handedOut.delete(c.socket));
+    return c;
+  }
+
+  /**
+   * The next connection (waits for one).
+   * @throws HarmonicsError `ERR_CLOSED` once the server is closed; `ERR_ABORTED`.
+   */
+  accept(options?: AbortOptions): Promise<IncomingWebSocket> {
+    if (this.closed) return Promise.reject(closedError('the WebSocket server'));
+    const signal = options?.signal;
+    try {
+      throwIfAborted(signal, 'accept()');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const ready = this.pending.shift();
+    if (ready) return Promise.resolve(this.handOut(ready));
+    return new Promise<IncomingWebSocket>((resolve, reject) => {
+      const onAbort = (): void => {
+        const i = this.waiters.indexOf(waiter);
+        if (i >= 0) this.waiters.splice(i, 1);
+        reject(abortError(signal, 'accept()'));
+      };
+      const waiter: Waiter = {
+        resolve: (c) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(c);
+        },
+        reject: (err) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(err);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** The next connection as a Producer: read what that peer sends. */
+  async acceptProducer(options?: AbortOptions & WebSocketProducerOptions): Promise<WebSocketChannelProducer> {
+    return (await this.accept(options)).producer(options);
+  }
+
+  /** The next connection as a Consumer: send to that peer. */
+  async acceptConsumer(options?: AbortOptions & WebSocketConsumerOptions): Promise<WebSocketChannelConsumer> {
+    return (await this.accept(options)).consumer(options);
+  }
+
+  /** Incoming connections until the server closes. */
+  async *[Symbol.asyncIterator](): AsyncIterator<IncomingWebSocket> {
+    for (;;) {
+      try {
+        yield await this.accept();
+      } catch (err) {
+        if (this.closed) return;
+        throw err;
+      }
+    }
+  }
+
+  /**
+   * Stop accepting. Connections not yet accepted are closed (1001); waiting
+   * `accept()` calls reject `ERR_CLOSED`. Handed-out connections stay open
+   * unless `closeConnections` is true (then they are dropped). The http
+   * server is closed only if this server created it. Idempotent.
+   */
+  async close(options: { closeConnections?: boolean } = {}): Promise<void> {
+    if (options.closeConnections) for (const ws of this.handedOut) ws.terminate();
+    if (this.closed) return;
+    this.closed = true;
+    for (const w of this.waiters.splice(0)) w.reject(closedError('the WebSocket server'));
+    for (const c of this.pending.splice(0)) c.socket.close(1001, 'server closing');
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    if (this.ownsHttp) {
+      const stopped = new Promise<void>((resolve) => this.http.close(() => resolve()));
+      if (options.closeConnections) {
+        this.http.closeAllConnections?.();
+        await stopped;
+      } else this.http.unref();
+    }
+  }
+}
