@@ -1,0 +1,219 @@
+import { createServer } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseRecordHeader } from '@harmonics/core/internal';
+import { tensor } from '@harmonics/core';
+import { errorOf, expectSameTensor, expectedGoldenTensors, goldenFile, sampleTensor } from '@harmonics/conformance';
+import WebSocket from 'ws';
+import { WebSocketConsumer, WebSocketProducer, WebSocketServer } from '@harmonics/transport-ws';
+
+const TLS_KEY = readFileSync(join(__dirname, 'fixtures/key.pem'));
+const TLS_CERT = readFileSync(join(__dirname, 'fixtures/cert.pem'));
+
+function goldenRecords(): Uint8Array[] {
+  const bytes = goldenFile('tensors.bin');
+  const out: Uint8Array[] = [];
+  for (let o = 0; o < bytes.length; ) {
+    const h = parseRecordHeader(bytes, o, bytes.length - o);
+    if (typeof h === 'number') throw new Error('bad golden file');
+    out.push(bytes.subarray(o, o + h.headerLength + h.byteLength));
+    o += h.headerLength + h.byteLength;
+  }
+  return out;
+}
+
+/** A raw `ws` client; resolves once open. */
+async function rawClient(url: string): Promise<WebSocket> {
+  const ws = new WebSocket(url);
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  return ws;
+}
+
+const closeCodeOf = (ws: WebSocket) => new Promise<number>((r) => ws.once('close', (code) => r(code)));
+
+describe('wire format', () => {
+  it('golden records sent by a raw ws client decode to the golden tensors; ours arrive as the same bytes', async () => {
+    const server = await WebSocketServer.listen();
+    try {
+      const raw = await rawClient(`ws://127.0.0.1:${server.port}`);
+      const producer = (await server.accept()).producer();
+      const records = goldenRecords();
+      for (const r of records) raw.send(r);
+      const want = expectedGoldenTensors();
+      for (const t of want) expectSameTensor(await producer.next(), t);
+      raw.close(1000);
+      expect(await producer.next()).toBeUndefined();
+
+      const raw2 = await rawClient(`ws://127.0.0.1:${server.port}`);
+      const received: Buffer[] = [];
+      raw2.on('message', (d: Buffer) => received.push(d));
+      const consumer = await server.acceptConsumer();
+      for (const t of want) await consumer.push(t);
+      const closed = closeCodeOf(raw2);
+      await consumer.close();
+      expect(await closed).toBe(1000);
+      received.forEach((r, i) => expect(Buffer.compare(r, Buffer.from(records[i]))).toBe(0));
+      expect(received.length).toBe(records.length);
+    } finally {
+      await server.close({ closeConnections: true });
+    }
+  });
+
+  it('a text frame rejects ERR_PROTOCOL and closes with 1003; tensors before it are delivered', async () => {
+    const server = await WebSocketServer.listen();
+    try {
+      const raw = await rawClient(`ws://127.0.0.1:${server.port}`);
+      const producer = await server.acceptProducer();
+      const closed = closeCodeOf(raw);
+      raw.send(goldenRecords()[0]);
+      raw.send('hello');
+      expectSameTensor(await producer.next(), expectedGoldenTensors()[0]);
+      expect((await errorOf(producer.next()))?.code).toBe('ERR_PROTOCOL');
+      expect(await closed).toBe(1003);
+    } finally {
+      await server.close({ closeConnections: true });
+    }
+  });
+
+  it('a binary message that is not exactly one record rejects ERR_PROTOCOL and closes with 1007', async () => {
+    const server = await WebSocketServer.listen();
+    try {
+      for (const bad of [
+        Buffer.concat([goldenRecords()[0], goldenRecords()[1]]), // two records
+        goldenRecords()[0].subarray(0, 10), // cut short
+        Buffer.from([200, 0, 0, 0, 0, 0, 0, 0, 0]), // unknown dtype
+      ]) {
+        const raw = await rawClient(`ws://127.0.0.1:${server.port}`);
+        const producer = await server.acceptProducer();
+        const closed = closeCodeOf(raw);
+        raw.send(bad);
+        expect((await errorOf(producer.next()))?.code).toBe('ERR_PROTOCOL');
+        expect(await closed).toBe(1007);
+      }
+    } finally {
+      await server.close({ closeConnections: true });
+    }
+  });
+
+  it('a message over maxMessageBytes closes with 1009: ERR_TOO_LARGE on the receiver, and on the sender before sending', async () => {
+    const server = await WebSocketServer.listen({ maxMessageBytes: 64 * 1024 });
+    try {
+      const consumer = new WebSocketConsumer('127.0.0.1', server.port); // 256 MiB: sends it
+      const producer = await server.acceptProducer();
+      await consumer.push(sampleTensor('uint8', [100], 1));
+      await consumer.push(tensor('uint8', [128 * 1024]));
+      expectSameTensor(await producer.next(), sampleTensor('uint8', [100], 1));
+      expect((await errorOf(producer.next()))?.code).toBe('ERR_TOO_LARGE');
+      expect((await errorOf(consumer.close()))?.code).toBe('ERR_TOO_LARGE');
+      const small = new WebSocketConsumer('127.0.0.1', server.port, '/', { maxMessageBytes: 1024 });
+      expect((await errorOf(small.push(tensor('uint8', [2048]))))?.code).toBe('ERR_TOO_LARGE');
+      await small.close();
+    } finally {
+      await server.close({ closeConnections: true });
+    }
+  });
+});
+
+describe('connections', () => {
+  it('no server: ERR_CONNECT; wrong path or a refusing verifyClient: ERR_HANDSHAKE', async () => {
+    const server = await WebSocketServer.listen({
+      path: '/tensors',
+      verifyClient: ({ req }) => req.headers.authorization === 'Bearer good',
+    });
+    const port = server.port;
+    try {
+      const wrongPath = new WebSocketProducer('127.0.0.1', port, '/other', { headers: { authorization: 'Bearer good' } });
+      expect((await errorOf(wrongPath.next()))?.code).toBe('ERR_HANDSHAKE');
+      const noToken = new WebSocketProducer('127.0.0.1', port, '/tensors');
+      expect((await errorOf(noToken.next()))?.code).toBe('ERR_HANDSHAKE');
+      const ok = new WebSocketConsumer('127.0.0.1', port, '/tensors', { headers: { authorization: 'Bearer good' } });
+      const producer = await server.acceptProducer();
+      await ok.push(tensor('int32', [1], [5]));
+      expectSameTensor(await producer.next(), tensor('int32', [1], [5]));
+      await ok.close();
+      expect(await producer.next()).toBeUndefined();
+    } finally {
+      await server.close({ closeConnections: true });
+    }
+    const nobody = new WebSocketProducer(`ws://127.0.0.1:${port}/tensors`);
+    expect((await errorOf(nobody.next()))?.code).toBe('ERR_CONNECT');
+    expect(() => new WebSocketProducer('http://127.0.0.1:1/')).toThrow(/ws:\/\/ or wss:\/\//);
+  });
+
+  it('wss:// with TLS options; a client that does not trust the certificate gets ERR_HANDSHAKE', async () => {
+    const server = await WebSocketServer.listen({ tls: { key: TLS_KEY, cert: TLS_CERT } });
+    try {
+      const consumer = new WebSocketConsumer(`wss://localhost:${server.port}/`, { tls: { ca: TLS_CERT } });
+      const producer = await server.acceptProducer();
+      const t = sampleTensor('float64', [16, 16], 2);
+      await consumer.push(t);
+      expectSameTensor(await producer.next(), t);
+      await consumer.close();
+      const untrusting = new WebSocketProducer(`wss://localhost:${server.port}/`);
+      expect((await errorOf(untrusting.next()))?.code).toBe('ERR_HANDSHAKE');
+    } finally {
+      await server.close({ closeConnections: true });
+    }
+  });
+
+  it('attaches to an existing http server that keeps serving its own requests', async () => {
+    const http = createServer((_req, res) => res.end('hello'));
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+    const port = (http.address() as { port: number }).port;
+    const server = await WebSocketServer.listen({ server: http, path: '/ws' });
+    try {
+      expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe('hello');
+      const consumer = new WebSocketConsumer('127.0.0.1', port, '/ws');
+      const producer = await server.acceptProducer();
+      await consumer.push(tensor('uint16', [2], [1, 65535]));
+      expectSameTensor(await producer.next(), tensor('uint16', [2], [1, 65535]));
+      await consumer.close();
+    } finally {
+      await server.close({ closeConnections: true });
+      await new Promise((r) => http.close(r));
+    }
+  });
+
+  it('push() waits while bufferedAmount is over the high-water mark, and goes on when the peer reads', async () => {
+    const server = await WebSocketServer.listen();
+    try {
+      const consumer = new WebSocketConsumer('127.0.0.1', server.port, '/', { highWaterMark: 1024 * 1024 });
+      const incoming = await server.accept();
+      incoming.socket.pause(); // the reader stops reading
+      const big = tensor('float32', [1024 * 1024]); // 4 MiB
+      let resolved = 0;
+      const pushes: Promise<void>[] = [];
+      for (let i = 0; i < 16; i++) pushes.push(consumer.push(big).then(() => void resolved++));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(resolved).toBeLessThan(16); // held back: at most the high-water mark plus socket buffers
+      const producer = incoming.producer();
+      incoming.socket.resume();
+      for (let i = 0; i < 16; i++) expect((await producer.next())?.data.length).toBe(1024 * 1024);
+      await Promise.all(pushes);
+      expect(resolved).toBe(16);
+      await consumer.close();
+    } finally {
+      await server.close({ closeConnections: true });
+    }
+  });
+
+  it('close() waits for the peer close frame, and gives up after closeTimeoutMs on a peer that never answers', async () => {
+    const server = await WebSocketServer.listen();
+    try {
+      const consumer = new WebSocketConsumer('127.0.0.1', server.port, '/', { closeTimeoutMs: 300 });
+      const incoming = await server.accept();
+      await consumer.push(tensor('uint8', [1], [1]));
+      // The peer stops reading, so it never sees nor answers our close frame.
+      (incoming.socket as unknown as { _socket: { pause(): void } })._socket.pause();
+      const started = Date.now();
+      await consumer.close();
+      expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      await server.close({ closeConnections: true });
+    }
+  });
+});
