@@ -5,6 +5,7 @@ import { codecCases } from './codec.js';
 import { fileCases } from './file.js';
 import { grpcCases } from './grpc.js';
 import { netCases } from './net.js';
+import { wsCases } from './ws.js';
 import { type BenchRow, type Case, printHeader, printRow, runCase } from './harness.js';
 
 function arg(name: string): string | undefined {
@@ -15,7 +16,7 @@ function arg(name: string): string | undefined {
 async function main(): Promise<void> {
   const only = arg('--only');
   const json = arg('--json');
-  const groups: (() => Case[] | Promise<Case[]>)[] = [codecCases, busCases, fileCases, netCases, grpcCases];
+  const groups: (() => Case[] | Promise<Case[]>)[] = [codecCases, busCases, fileCases, netCases, grpcCases, wsCases];
   const rows: BenchRow[] = [];
   console.log(`Harmonics bench — node ${process.version}, medians of alternating runs; ratio = harmonics / baseline (higher is better)`);
   printHeader();

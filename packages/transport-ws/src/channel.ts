@@ -270,11 +270,12 @@ export class WebSocketChannelConsumer extends BaseConsumer {
     adapter.onClose((code, reason, error) => {
       this.conn.closed = true;
       this.conn.wake?.();
-      if (!this.closed) {
-        this.failure ??=
-          error ??
-          closeError(code, reason, adapter.where) ??
-          new HarmonicsError('ERR_CONNECTION_LOST', `${adapter.where} closed the connection while we were sending`);
+      // A close with an error code is reported even while we are closing: the
+      // peer refused something we sent (1003, 1007, 1009) or the link broke.
+      const err = error ?? closeError(code, reason, adapter.where);
+      if (err !== undefined) this.failure ??= err;
+      else if (!this.closed) {
+        this.failure ??= new HarmonicsError('ERR_CONNECTION_LOST', `${adapter.where} closed the connection while we were sending`);
       }
       this.wakeDrain();
     });
@@ -355,9 +356,9 @@ export class WebSocketChannelConsumer extends BaseConsumer {
     this.closed = true;
     await this.tail.catch(() => undefined);
     await this.adapter.opened.catch(() => undefined);
-    const failure = this.failure;
     if (!this.conn.closed) this.adapter.close(CLOSE_NORMAL, '');
     await waitClosed(this.adapter, this.conn, this.closeTimeoutMs);
+    const failure = this.failure;
     // A failure no push() reported yet: the last tensors may not have arrived.
     if (failure !== undefined && !this.failureReported) throw failure;
   }

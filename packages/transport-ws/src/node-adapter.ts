@@ -1,5 +1,8 @@
 import { HarmonicsError } from '@harmonics/core';
+import type { Socket } from 'node:net';
 import WebSocket from 'ws';
+
+const SEND_OPTIONS = { binary: true };
 import type { SocketAdapter } from './channel.js';
 
 function isTlsFailure(code: string | undefined): boolean {
@@ -21,6 +24,11 @@ function openError(err: Error & { code?: string }, where: string): HarmonicsErro
 export function nodeSocketAdapter(ws: WebSocket, where: string): SocketAdapter {
   ws.binaryType = 'nodebuffer';
   let lastError: (Error & { code?: string }) | undefined;
+  let corked = false;
+  const uncork = (socket: Socket): void => {
+    corked = false;
+    socket.uncork();
+  };
   let wasOpen = ws.readyState === WebSocket.OPEN;
   ws.on('error', (err) => (lastError = err));
   const opened = wasOpen
@@ -68,12 +76,27 @@ export function nodeSocketAdapter(ws: WebSocket, where: string): SocketAdapter {
       onClose = fn;
       if (closedWith) fn(...closedWith);
     },
-    send: (data, done) => ws.send(data, { binary: true }, (err) => done(err ?? undefined)),
+    send(data, done) {
+      // Batch the frames of one tick into one write: cork now, uncork on the next tick.
+      const socket = (ws as unknown as { _socket?: Socket })._socket;
+      if (!corked && socket) {
+        corked = true;
+        socket.cork();
+        process.nextTick(uncork, socket);
+      }
+      ws.send(data, SEND_OPTIONS);
+      done();
+    },
     bufferedAmount: () => ws.bufferedAmount,
     close: (code, reason) => ws.close(code, reason),
     terminate: () => ws.terminate(),
     pause: () => ws.pause(),
     resume: () => ws.resume(),
-    onDrain: () => undefined, // send callbacks wake the consumer
+    onDrain(fn) {
+      // bufferedAmount counts the socket's buffer: its 'drain' is when it dropped.
+      const socket = (ws as unknown as { _socket?: Socket })._socket;
+      if (socket) socket.on('drain', fn);
+      else ws.once('open', () => (ws as unknown as { _socket: Socket })._socket.on('drain', fn));
+    },
   };
 }

@@ -1,0 +1,79 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { encodedByteLength, tensor } from '@harmonics/core';
+import { WebSocketProducer } from '@harmonics/transport-ws';
+import WebSocket from 'ws';
+import { type Case, sink } from './harness.js';
+
+const PEER = fileURLToPath(new URL('./ws-peer.js', import.meta.url));
+
+async function startPeer(args: string[]): Promise<{ port: number; exited: Promise<void> }> {
+  const child = spawn(process.execPath, [PEER, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve, reject) =>
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`ws bench peer ${args[0]} exited with ${code}`)))),
+  );
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.once('data', (d) => resolve(Number(String(d).trim())));
+    exited.catch(reject);
+  });
+  return { port, exited };
+}
+
+/** WebSocketServer consumer in another process → WebSocketProducer here; timed from open to the close. */
+async function harmonicsReceive(elements: number, count: number): Promise<number> {
+  const peer = await startPeer(['harmonics', String(elements * 4), String(count)]);
+  const producer = new WebSocketProducer('127.0.0.1', peer.port);
+  const t0 = performance.now();
+  let n = 0;
+  for (let t = await producer.next(); t !== undefined; t = await producer.next()) {
+    n++;
+    sink.value += t.data.length;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  await peer.exited;
+  if (n !== count) throw new Error(`expected ${count} tensors, got ${n}`);
+  return seconds;
+}
+
+/** A raw ws client (bufferutil) receiving the same bytes from a raw ws server in another process. */
+async function rawReceive(bytes: number, count: number): Promise<number> {
+  const peer = await startPeer(['raw', String(bytes), String(count)]);
+  const ws = new WebSocket(`ws://127.0.0.1:${peer.port}`, { perMessageDeflate: false, maxPayload: 0 });
+  const t0 = performance.now();
+  let n = 0;
+  await new Promise<void>((resolve, reject) => {
+    ws.on('message', (d: Buffer) => {
+      n++;
+      sink.value += d.length;
+    });
+    ws.once('close', () => resolve());
+    ws.once('error', reject);
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  await peer.exited;
+  if (n !== count) throw new Error(`raw ws: expected ${count} messages, got ${n}`);
+  return seconds;
+}
+
+export function wsCases(): Case[] {
+  return [
+    ['4MiB', 1024 * 1024, 64],
+    ['1KiB', 256, 200_000],
+  ].map(([label, elements, count]) => {
+    const e = elements as number;
+    const n = count as number;
+    const bytes = encodedByteLength(tensor('float32', [e]));
+    const big = label === '4MiB';
+    return {
+      name: `ws.${label}`,
+      unit: big ? 'MB/s' : 'tensors/s',
+      baseline: 'raw ws (bufferutil) server → client, same bytes, corked batches of 64, process to process',
+      note: `${n} float32 tensors per run`,
+      iterations: 1,
+      runs: 5,
+      subject: async () => (big ? (n * bytes) / (await harmonicsReceive(e, n)) : n / (await harmonicsReceive(e, n))),
+      reference: async () => (big ? (n * bytes) / (await rawReceive(bytes, n)) : n / (await rawReceive(bytes, n))),
+      rate: true,
+    } satisfies Case;
+  });
+}
