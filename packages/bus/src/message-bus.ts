@@ -1,5 +1,5 @@
 import { type AbortOptions, HarmonicsError, type Tensor } from '@harmonics/core';
-import { abortError, closedError } from '@harmonics/core/internal';
+import { Ring, abortError, closedError } from '@harmonics/core/internal';
 import { BusConsumer } from './bus-consumer.js';
 import { BusProducer } from './bus-producer.js';
 
@@ -34,33 +34,6 @@ interface SendWaiter extends Waiter<void> {
 
 const RESOLVED: Promise<void> = /* @__PURE__ */ Promise.resolve();
 const ENDED: Promise<undefined> = /* @__PURE__ */ Promise.resolve(undefined);
-
-/** A FIFO ring buffer that grows by doubling. */
-class Ring<T> {
-  private items: (T | undefined)[] = new Array(16);
-  private head = 0;
-  length = 0;
-
-  push(item: T): void {
-    if (this.length === this.items.length) {
-      const grown = new Array<T | undefined>(this.items.length * 2);
-      for (let i = 0; i < this.length; i++) grown[i] = this.items[(this.head + i) & (this.items.length - 1)];
-      this.items = grown;
-      this.head = 0;
-    }
-    this.items[(this.head + this.length) & (this.items.length - 1)] = item;
-    this.length++;
-  }
-
-  shift(): T | undefined {
-    if (this.length === 0) return undefined;
-    const item = this.items[this.head];
-    this.items[this.head] = undefined;
-    this.head = (this.head + 1) & (this.items.length - 1);
-    this.length--;
-    return item;
-  }
-}
 
 /**
  * An in-process FIFO of tensors shared by any number of producers and

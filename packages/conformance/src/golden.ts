@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { parseRecordHeader } from '@harmonics/core/internal';
 
 /**
  * Directory of the C++ reference golden files: `$HARMONICS_TESTDATA`, else
@@ -26,4 +27,17 @@ export function goldenDir(): string {
 export function goldenFile(name: string): Uint8Array {
   const buf = readFileSync(join(goldenDir(), name));
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+/** The records of the golden `tensors.bin`, each a view of its bytes (no length prefix). */
+export function goldenRecords(): Uint8Array[] {
+  const bytes = goldenFile('tensors.bin');
+  const out: Uint8Array[] = [];
+  for (let o = 0; o < bytes.length; ) {
+    const h = parseRecordHeader(bytes, o, bytes.length - o);
+    if (typeof h === 'number') throw new Error(`golden tensors.bin is cut short at byte ${o}`);
+    out.push(bytes.subarray(o, o + h.headerLength + h.byteLength));
+    o += h.headerLength + h.byteLength;
+  }
+  return out;
 }

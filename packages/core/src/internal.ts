@@ -7,3 +7,5 @@ export type { RecordHeader } from './codec.js';
 export { checkBool } from './tensor.js';
 export { raceSignals, throwIfAborted, noop } from './abort.js';
 export { abortError, closedError, tooLargeError } from './errors.js';
+export { Ring } from './ring.js';
+export { AcceptQueue } from './accept-queue.js';

@@ -3,8 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Metadata, Server, ServerCredentials, credentials, status } from '@grpc/grpc-js';
 import { type Tensor, tensor } from '@harmonics/core';
-import { parseRecordHeader } from '@harmonics/core/internal';
-import { errorOf, expectSameTensor, expectedGoldenTensors, goldenFile, sampleTensor } from '@harmonics/conformance';
+import { errorOf, expectSameTensor, expectedGoldenTensors, goldenRecords, sampleTensor } from '@harmonics/conformance';
 import {
   DEFAULT_FLOW_CONTROL_WINDOW,
   GrpcConsumer,
@@ -18,19 +17,6 @@ const TLS_KEY = readFileSync(join(__dirname, 'fixtures/key.pem'));
 const TLS_CERT = readFileSync(join(__dirname, 'fixtures/cert.pem'));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const identity = (b: Buffer) => b;
-
-/** The records of the golden tensors.bin, split by their headers. */
-function goldenRecords(): Uint8Array[] {
-  const bytes = goldenFile('tensors.bin');
-  const out: Uint8Array[] = [];
-  for (let o = 0; o < bytes.length; ) {
-    const h = parseRecordHeader(bytes, o, bytes.length - o);
-    if (typeof h === 'number') throw new Error('bad golden file');
-    out.push(bytes.subarray(o, o + h.headerLength + h.byteLength));
-    o += h.headerLength + h.byteLength;
-  }
-  return out;
-}
 
 /** TensorData { serialized = record } encoded by hand, the plain way (no padding field). */
 function tensorData(record: Uint8Array): Buffer {

@@ -2,7 +2,7 @@ import { existsSync, unlinkSync } from 'node:fs';
 import { type AddressInfo, type Server, type Socket, connect as netConnect, createServer } from 'node:net';
 import { type TlsOptions, createServer as createTlsServer } from 'node:tls';
 import type { AbortOptions } from '@harmonics/core';
-import { abortError, closedError, throwIfAborted } from '@harmonics/core/internal';
+import { AcceptQueue } from '@harmonics/core/internal';
 import { type Endpoint, connectError } from './errors.js';
 import { SocketConsumer, type SocketConsumerOptions } from './socket-consumer.js';
 import { SocketProducer, type SocketProducerOptions } from './socket-producer.js';
@@ -45,19 +45,13 @@ export class IncomingConnection {
   }
 }
 
-interface AcceptWaiter {
-  resolve(c: IncomingConnection): void;
-  reject(err: unknown): void;
-}
-
 /**
  * Accepts tensor connections over TCP, TLS or a Unix-domain socket (the C++
  * `SocketServer`). Connections queue until taken with `accept()`,
  * `acceptProducer()`, `acceptConsumer()` or `for await`.
  */
 export class SocketServer implements AsyncIterable<IncomingConnection> {
-  private readonly pending: IncomingConnection[] = [];
-  private readonly waiters: AcceptWaiter[] = [];
+  private readonly queue: AcceptQueue<IncomingConnection>;
   private readonly handedOut = new Set<Socket>();
   private closed = false;
 
@@ -65,6 +59,7 @@ export class SocketServer implements AsyncIterable<IncomingConnection> {
     private readonly server: Server,
     private readonly options: SocketServerOptions,
   ) {
+    this.queue = new AcceptQueue('the server', options.maxPending ?? 128);
     server.on(options.tls ? 'secureConnection' : 'connection', (socket: Socket) => this.onConnection(socket));
     server.on('tlsClientError', (_err: Error, socket: Socket) => socket.destroy());
   }
@@ -102,34 +97,7 @@ export class SocketServer implements AsyncIterable<IncomingConnection> {
    * @throws HarmonicsError `ERR_CLOSED` once the server is closed; `ERR_ABORTED`.
    */
   accept(options?: AbortOptions): Promise<IncomingConnection> {
-    if (this.closed) return Promise.reject(closedError('the server'));
-    const signal = options?.signal;
-    try {
-      throwIfAborted(signal, 'accept()');
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    const ready = this.pending.shift();
-    if (ready) return Promise.resolve(this.handOut(ready));
-    return new Promise<IncomingConnection>((resolve, reject) => {
-      const waiter: AcceptWaiter = {
-        resolve: (c) => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve(c);
-        },
-        reject: (err) => {
-          signal?.removeEventListener('abort', onAbort);
-          reject(err);
-        },
-      };
-      const onAbort = (): void => {
-        const i = this.waiters.indexOf(waiter);
-        if (i >= 0) this.waiters.splice(i, 1);
-        waiter.reject(abortError(signal, 'accept()'));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiters.push(waiter);
-    });
+    return this.queue.accept(options?.signal).then(this.handOut);
   }
 
   /** The next connection as a Producer: read what that peer sends. */
@@ -162,8 +130,7 @@ export class SocketServer implements AsyncIterable<IncomingConnection> {
   async close(options: { closeConnections?: boolean } = {}): Promise<void> {
     if (!this.closed) {
       this.closed = true;
-      for (const w of this.waiters.splice(0)) w.reject(closedError('the server'));
-      for (const c of this.pending.splice(0)) c.socket.destroy();
+      for (const c of this.queue.close()) c.socket.destroy();
       const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
       if (!options.closeConnections) {
         // Listening stops at once; the 'close' callback would wait for every handed-out connection.
@@ -179,31 +146,21 @@ export class SocketServer implements AsyncIterable<IncomingConnection> {
 
   private onConnection(socket: Socket): void {
     socket.on('error', () => undefined); // reported through the producer/consumer made from it
-    if (this.closed || this.pending.length >= (this.options.maxPending ?? 128)) {
-      socket.destroy();
-      return;
-    }
     const c = new IncomingConnection(socket, {
       maxMessageBytes: this.options.maxMessageBytes,
       timeoutMs: this.options.timeoutMs,
       noDelay: this.options.noDelay,
     });
-    const waiter = this.waiters.shift();
-    if (waiter) waiter.resolve(this.handOut(c));
-    else {
-      this.pending.push(c);
-      socket.once('close', () => {
-        const i = this.pending.indexOf(c);
-        if (i >= 0) this.pending.splice(i, 1);
-      });
-    }
+    const outcome = this.queue.offer(c);
+    if (outcome === 'refused') socket.destroy();
+    else if (outcome === 'queued') socket.once('close', () => this.queue.remove(c));
   }
 
-  private handOut(c: IncomingConnection): IncomingConnection {
+  private readonly handOut = (c: IncomingConnection): IncomingConnection => {
     this.handedOut.add(c.socket);
     c.socket.once('close', () => this.handedOut.delete(c.socket));
     return c;
-  }
+  };
 }
 
 /** Remove a Unix socket file left by a dead server (nothing accepts on it); leave a live one alone. */

@@ -12,7 +12,7 @@ import {
   encodeTensor,
   encodedByteLength,
 } from '@harmonics/core';
-import { abortError, closedError, tooLargeError } from '@harmonics/core/internal';
+import { Ring, abortError, closedError, tooLargeError } from '@harmonics/core/internal';
 
 /** Close codes of RFC 6455 that we send or read. */
 export const CLOSE_NORMAL = 1000;
@@ -97,8 +97,7 @@ const PAUSE_AT = 64;
  * `ERR_PROTOCOL` and closes the connection with 1003 or 1007.
  */
 export class WebSocketChannelProducer extends BaseProducer {
-  private readonly queue: Tensor[] = [];
-  private head = 0;
+  private readonly queue = new Ring<Tensor>();
   private ended = false;
   private failure: HarmonicsError | undefined;
   private closed = false;
@@ -152,7 +151,7 @@ export class WebSocketChannelProducer extends BaseProducer {
       return;
     }
     this.queue.push(t);
-    if (this.queue.length - this.head >= PAUSE_AT && this.adapter.pause && !this.paused) {
+    if (this.queue.length >= PAUSE_AT && this.adapter.pause && !this.paused) {
       this.paused = true;
       this.adapter.pause();
     }
@@ -175,14 +174,9 @@ export class WebSocketChannelProducer extends BaseProducer {
   /** Tensor, undefined at the end, or null when nothing is there yet; throws failures after the queue. */
   private poll(): Tensor | undefined | null {
     if (this.closed) throw closedError('WebSocketProducer');
-    if (this.head < this.queue.length) {
-      const t = this.queue[this.head];
-      this.queue[this.head++] = undefined as unknown as Tensor;
-      if (this.head > 1024 && this.head * 2 > this.queue.length) {
-        this.queue.splice(0, this.head);
-        this.head = 0;
-      }
-      if (this.paused && this.queue.length - this.head < PAUSE_AT / 2) {
+    const t = this.queue.shift();
+    if (t !== undefined) {
+      if (this.paused && this.queue.length < PAUSE_AT / 2) {
         this.paused = false;
         this.adapter.resume?.();
       }

@@ -2,7 +2,7 @@ import { type IncomingMessage, type Server as HttpServer, createServer as create
 import { type Server as HttpsServer, createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { type AbortOptions, DEFAULT_MAX_MESSAGE_BYTES, HarmonicsError } from '@harmonics/core';
-import { abortError, closedError, throwIfAborted } from '@harmonics/core/internal';
+import { AcceptQueue } from '@harmonics/core/internal';
 import WebSocket, { WebSocketServer as WsServer } from 'ws';
 import {
   type SocketAdapter,
@@ -62,18 +62,12 @@ export class IncomingWebSocket {
   }
 }
 
-interface Waiter {
-  resolve(c: IncomingWebSocket): void;
-  reject(err: unknown): void;
-}
-
 /**
  * A WebSocket server (Node) that hands out connections as Producers or
  * Consumers: `acceptProducer()`, `acceptConsumer()`, or async iteration.
  */
 export class WebSocketServer implements AsyncIterable<IncomingWebSocket> {
-  private readonly pending: IncomingWebSocket[] = [];
-  private readonly waiters: Waiter[] = [];
+  private readonly queue: AcceptQueue<IncomingWebSocket>;
   private readonly handedOut = new Set<WebSocket>();
   private closed = false;
 
@@ -83,6 +77,7 @@ export class WebSocketServer implements AsyncIterable<IncomingWebSocket> {
     private readonly ownsHttp: boolean,
     private readonly options: WebSocketServerOptions,
   ) {
+    this.queue = new AcceptQueue('the WebSocket server', options.maxPending ?? 128);
     wss.on('connection', (ws: WebSocket, req: IncomingMessage) => this.onConnection(ws, req));
   }
 
@@ -132,62 +127,25 @@ export class WebSocketServer implements AsyncIterable<IncomingWebSocket> {
   }
 
   private onConnection(ws: WebSocket, req: IncomingMessage): void {
-    if (this.closed || this.pending.length >= (this.options.maxPending ?? 128)) {
-      ws.close(1013, 'try again later');
-      return;
-    }
     const where = `ws client ${req.socket.remoteAddress}:${req.socket.remotePort}`;
     const c = new IncomingWebSocket(ws, req, nodeSocketAdapter(ws, where), this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
-    const waiter = this.waiters.shift();
-    if (waiter) waiter.resolve(this.handOut(c));
-    else {
-      this.pending.push(c);
-      ws.once('close', () => {
-        const i = this.pending.indexOf(c);
-        if (i >= 0) this.pending.splice(i, 1);
-      });
-    }
+    const outcome = this.queue.offer(c);
+    if (outcome === 'refused') ws.close(1013, 'try again later');
+    else if (outcome === 'queued') ws.once('close', () => this.queue.remove(c));
   }
 
-  private handOut(c: IncomingWebSocket): IncomingWebSocket {
+  private readonly handOut = (c: IncomingWebSocket): IncomingWebSocket => {
     this.handedOut.add(c.socket);
     c.socket.once('close', () => this.handedOut.delete(c.socket));
     return c;
-  }
+  };
 
   /**
    * The next connection (waits for one).
    * @throws HarmonicsError `ERR_CLOSED` once the server is closed; `ERR_ABORTED`.
    */
   accept(options?: AbortOptions): Promise<IncomingWebSocket> {
-    if (this.closed) return Promise.reject(closedError('the WebSocket server'));
-    const signal = options?.signal;
-    try {
-      throwIfAborted(signal, 'accept()');
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    const ready = this.pending.shift();
-    if (ready) return Promise.resolve(this.handOut(ready));
-    return new Promise<IncomingWebSocket>((resolve, reject) => {
-      const onAbort = (): void => {
-        const i = this.waiters.indexOf(waiter);
-        if (i >= 0) this.waiters.splice(i, 1);
-        reject(abortError(signal, 'accept()'));
-      };
-      const waiter: Waiter = {
-        resolve: (c) => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve(c);
-        },
-        reject: (err) => {
-          signal?.removeEventListener('abort', onAbort);
-          reject(err);
-        },
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiters.push(waiter);
-    });
+    return this.queue.accept(options?.signal).then(this.handOut);
   }
 
   /** The next connection as a Producer: read what that peer sends. */
@@ -222,8 +180,7 @@ export class WebSocketServer implements AsyncIterable<IncomingWebSocket> {
     if (options.closeConnections) for (const ws of this.handedOut) ws.terminate();
     if (this.closed) return;
     this.closed = true;
-    for (const w of this.waiters.splice(0)) w.reject(closedError('the WebSocket server'));
-    for (const c of this.pending.splice(0)) c.socket.close(1001, 'server closing');
+    for (const c of this.queue.close()) c.socket.close(1001, 'server closing');
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
     if (this.ownsHttp) {
       const stopped = new Promise<void>((resolve) => this.http.close(() => resolve()));

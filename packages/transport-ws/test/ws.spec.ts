@@ -1,26 +1,13 @@
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseRecordHeader } from '@harmonics/core/internal';
 import { tensor } from '@harmonics/core';
-import { errorOf, expectSameTensor, expectedGoldenTensors, goldenFile, sampleTensor } from '@harmonics/conformance';
+import { errorOf, expectSameTensor, expectedGoldenTensors, goldenRecords, sampleTensor } from '@harmonics/conformance';
 import WebSocket from 'ws';
 import { WebSocketConsumer, WebSocketProducer, WebSocketServer } from '@harmonics/transport-ws';
 
 const TLS_KEY = readFileSync(join(__dirname, 'fixtures/key.pem'));
 const TLS_CERT = readFileSync(join(__dirname, 'fixtures/cert.pem'));
-
-function goldenRecords(): Uint8Array[] {
-  const bytes = goldenFile('tensors.bin');
-  const out: Uint8Array[] = [];
-  for (let o = 0; o < bytes.length; ) {
-    const h = parseRecordHeader(bytes, o, bytes.length - o);
-    if (typeof h === 'number') throw new Error('bad golden file');
-    out.push(bytes.subarray(o, o + h.headerLength + h.byteLength));
-    o += h.headerLength + h.byteLength;
-  }
-  return out;
-}
 
 /** A raw `ws` client; resolves once open. */
 async function rawClient(url: string): Promise<WebSocket> {
