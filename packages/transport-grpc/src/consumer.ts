@@ -12,10 +12,7 @@ import {
   makeClient,
 } from './client.js';
 import { callError, isRetryable, withErrorCode } from './errors.js';
-import { LazyTensorData, decodeEmpty, encodeTensorData } from './proto.js';
-
-/** Tensors with at least this much data are copied by grpc-js straight from their memory (LazyTensorData). */
-const LAZY_MIN_BYTES = 64 * 1024;
+import { LazyTensorData, decodeEmpty, tensorMessage } from './proto.js';
 
 /** Options of {@link GrpcConsumer}. */
 export interface GrpcConsumerOptions extends GrpcClientOptions {
@@ -156,7 +153,7 @@ export class GrpcConsumer extends BaseConsumer {
       const bytes = encodedByteLength(t);
       if (bytes > this.s.maxMessageSize) throw tooLargeError('tensor record', bytes, this.s.maxMessageSize);
       // The one copy: now for small tensors, into grpc-js's frame for large ones.
-      msg = t.data.byteLength >= LAZY_MIN_BYTES ? new LazyTensorData(t) : encodeTensorData(t);
+      msg = tensorMessage(t);
     } catch (err) {
       return Promise.reject(err);
     }

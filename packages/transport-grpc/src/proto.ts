@@ -73,10 +73,19 @@ export function encodeTensorData(t: Tensor): Buffer {
 }
 
 /**
+ * The message for `t`: a {@link LazyTensorData} for tensors of 64 KiB and
+ * more (grpc-js copies them straight into its frame), else one Buffer.
+ * @throws HarmonicsError the errors of `encodeTensor`.
+ */
+export function tensorMessage(t: Tensor): Buffer | LazyTensorData {
+  return t.data.byteLength >= 64 * 1024 ? new LazyTensorData(t) : encodeTensorData(t);
+}
+
+/**
  * A `TensorData` message that grpc-js copies straight from the tensor into
  * its frame, so a large tensor is copied once instead of twice (once into a
  * serialized Buffer, once into the frame). grpc-js (1.14, pinned) reads only
- * `length` of what a client serializer returns and calls `copy(frame, 5)`;
+ * `length`/`byteLength` of what a serializer returns and calls `copy(frame, 5)`;
  * a test sends large tensors through it bit-exactly, so a grpc-js that
  * changes this fails loudly. `copied` resolves on the first copy: the
  * tensor's memory is not read after it (a repeated copy, for a retry, reads

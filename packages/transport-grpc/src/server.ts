@@ -23,7 +23,7 @@ import { abortError, closedError, tooLargeError } from '@harmonics/core/internal
 import { Broker } from './broker.js';
 import { DEFAULT_FLOW_CONTROL_WINDOW, MAGIC_KEY, MAGIC_VALUE, POP_PATH, PUSH_PATH, checkPositive, formatTarget } from './client.js';
 import { BAD_HANDSHAKE, ERROR_CODE_KEY, SHUTTING_DOWN } from './errors.js';
-import { TENSOR_DATA_OVERHEAD, decodeEmpty, decodeTensorData, encodeEmpty, encodeTensorData } from './proto.js';
+import { type LazyTensorData, TENSOR_DATA_OVERHEAD, decodeEmpty, decodeTensorData, encodeEmpty, tensorMessage } from './proto.js';
 
 /** TLS for the server, as Node's `tls` names it. */
 export interface GrpcServerTls {
@@ -322,16 +322,19 @@ export class GrpcServer {
         if (Date.now() >= stopAt) return; // the deadline ends the call
         const t = broker.take();
         if (t !== undefined) {
-          let msg: Buffer;
+          // The broker owns queued tensors (remote ones are its copies, local
+          // ones are by reference), so grpc-js may copy them into its frame
+          // whenever it sends: no copy of ours for large tensors.
+          let msg: Buffer | LazyTensorData;
           try {
-            msg = encodeTensorData(t);
+            msg = tensorMessage(t);
           } catch (err) {
             // A tensor pushed locally that cannot be encoded: skip it, loudly.
             process.emitWarning(`GrpcServer: dropped a tensor that cannot be sent: ${String(err)}`);
             continue;
           }
           pending += msg.length;
-          call.write(msg, flushed(msg.length));
+          call.write(msg as Buffer, flushed(msg.length));
           continue;
         }
         if (broker.state === 'ended') return finish(Status.OK, 'OK');
