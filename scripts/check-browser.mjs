@@ -23,6 +23,16 @@ const checks = [
 if (existsSync('packages/bus/package.json')) {
   checks.push({ name: '@harmonics/bus', entry: `export * from '@harmonics/bus';`, budget: 8 * 1024 });
 }
+if (existsSync('packages/url/package.json')) {
+  // The browser build of url loads only the ws transport (its browser build: no `ws`, no Node built-ins).
+  checks.push({
+    name: '@harmonics/url with @harmonics/transport-ws (browser condition)',
+    entry: `export * from '@harmonics/url';`,
+    resolveDir: 'packages/url',
+    allowed: /^packages\/(core|url|transport-ws)\/dist\/(index|browser|internal|chunk-\w+)\.js$/,
+    budget: 32 * 1024,
+  });
+}
 
 let failures = 0;
 for (const check of checks) {
@@ -31,13 +41,14 @@ for (const check of checks) {
     const result = await build({
       // Resolve from a package that depends on core, so imports go through the
       // published `exports` maps of the built packages, as a user's bundler would.
-      stdin: { contents: check.entry, resolveDir: 'packages/conformance', loader: 'js' },
+      stdin: { contents: check.entry, resolveDir: check.resolveDir ?? 'packages/conformance', loader: 'js' },
       bundle: true,
       platform: 'browser',
       format: 'esm',
       minify: true,
       write: false,
       metafile: true,
+      tsconfigRaw: '{}', // resolve through package.json exports, not a tsconfig's source paths
       logLevel: 'silent',
       alias: { '@harmonics/bus': './packages/bus' },
     });
@@ -49,7 +60,7 @@ for (const check of checks) {
   }
   const code = out.outputFiles[0].text;
   const inputs = Object.keys(out.metafile.inputs).filter((f) => f !== '<stdin>');
-  const foreign = inputs.filter((f) => !/^packages\/(core|bus)\/dist\//.test(f));
+  const foreign = inputs.filter((f) => !(check.allowed ?? /^packages\/(core|bus)\/dist\//).test(f));
   const problems = [];
   if (foreign.length) problems.push(`pulls in ${foreign.join(', ')}`);
   if (/\bnode:|require\(/.test(code)) problems.push('references a Node built-in or require()');

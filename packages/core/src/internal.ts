@@ -9,3 +9,7 @@ export { raceSignals, throwIfAborted, noop } from './abort.js';
 export { abortError, closedError, tooLargeError } from './errors.js';
 export { Ring } from './ring.js';
 export { AcceptQueue } from './accept-queue.js';
+export { applyParams } from './target-params.js';
+export type { ParamKind } from './target-params.js';
+export { DeferredConsumer, DeferredProducer } from './deferred.js';
+export type { Opener } from './deferred.js';

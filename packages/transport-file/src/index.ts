@@ -14,3 +14,4 @@ export {
   saveNamedWeights,
   saveWeights,
 } from './weights.js';
+export { fileTransport } from './url-transport.js';

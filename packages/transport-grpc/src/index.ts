@@ -6,3 +6,4 @@ export { GrpcServer, GrpcServerConsumer, GrpcServerProducer } from './server.js'
 export type { GrpcServerCloseOptions, GrpcServerOptions, GrpcServerTls } from './server.js';
 export type { GrpcClientOptions, GrpcClientTls, MetadataOption } from './client.js';
 export { DEFAULT_FLOW_CONTROL_WINDOW, MAGIC_KEY, MAGIC_VALUE, POP_PATH, PUSH_PATH } from './client.js';
+export { grpcTransport } from './url-transport.js';

@@ -7,3 +7,5 @@ export type { ClientConsumerOptions, ClientProducerOptions } from './clients.js'
 export type { ConnectOptions } from './connect.js';
 export { IncomingConnection, SocketServer } from './socket-server.js';
 export type { SocketServerOptions } from './socket-server.js';
+export { netTransport } from './url-transport.js';
+export type { OnListening } from './url-transport.js';

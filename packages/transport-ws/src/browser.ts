@@ -1,6 +1,6 @@
 // Browser entry (the `browser` export condition): the page's own WebSocket.
 // Nothing here imports `ws` or a Node built-in.
-import { HarmonicsError } from '@harmonics/core';
+import { HarmonicsError, type Transport } from '@harmonics/core';
 import {
   type SocketAdapter,
   WebSocketChannelConsumer,
@@ -9,6 +9,7 @@ import {
   type WebSocketProducerOptions,
 } from './channel.js';
 import { splitArgs, targetUrl } from './target.js';
+import { wsTransportFor } from './url-transport.js';
 
 export * from './channel.js';
 
@@ -84,3 +85,9 @@ export class WebSocketConsumer extends WebSocketChannelConsumer {
     super(browserSocketAdapter(new WebSocket(url), url), options);
   }
 }
+
+/** `ws://` / `wss://` targets for `@harmonics/url` in browsers (clients only). */
+export const wsTransport: Transport = /* @__PURE__ */ wsTransportFor({
+  producer: (url, options) => new WebSocketProducer(url, options),
+  consumer: (url, options) => new WebSocketConsumer(url, options),
+});

@@ -9,7 +9,7 @@ export {
   WebSocketChannelProducer,
 } from './channel.js';
 export type { SocketAdapter, WebSocketChannelOptions, WebSocketConsumerOptions, WebSocketProducerOptions } from './channel.js';
-export { WebSocketConsumer, WebSocketProducer } from './node.js';
+export { WebSocketConsumer, WebSocketProducer, wsTransport } from './node.js';
 export type { NodeClientOptions } from './node.js';
 export { nodeSocketAdapter } from './node-adapter.js';
 export { IncomingWebSocket, WebSocketServer } from './server.js';

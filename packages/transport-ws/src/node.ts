@@ -9,6 +9,10 @@ import {
 } from './channel.js';
 import { nodeSocketAdapter } from './node-adapter.js';
 import { splitArgs, targetUrl } from './target.js';
+import { type Consumer, HarmonicsError, type Producer, type Target, type Transport } from '@harmonics/core';
+import { DeferredConsumer, DeferredProducer } from '@harmonics/core/internal';
+import { WebSocketServer, type WebSocketServerOptions } from './server.js';
+import { wsTransportFor } from './url-transport.js';
 
 /** Client options in Node (on top of the shared ones). */
 export interface NodeClientOptions extends WebSocketChannelOptions {
@@ -63,3 +67,22 @@ export class WebSocketConsumer extends WebSocketChannelConsumer {
     this.url = url;
   }
 }
+
+async function listenOnce(kind: 'producer' | 'consumer', target: Target, options: Record<string, unknown>): Promise<Producer | Consumer> {
+  if (target.scheme === 'wss' && options.tls === undefined) {
+    throw new HarmonicsError('ERR_UNSUPPORTED_SCHEME', `${target.href}: a listening wss: target needs { tls: { key, cert } }`);
+  }
+  const server = await WebSocketServer.listen({ ...options, host: target.host, port: target.port, path: target.path } as WebSocketServerOptions);
+  (options.onListening as ((address: { port: number }) => void) | undefined)?.({ port: server.port });
+  const release = () => server.close();
+  return kind === 'producer'
+    ? new DeferredProducer((signal) => server.acceptProducer({ ...options, signal }), release, target.href)
+    : new DeferredConsumer((signal) => server.acceptConsumer({ ...options, signal }), release, target.href, (options.closeTimeoutMs as number | undefined) ?? 5000);
+}
+
+/** `ws://` / `wss://` targets for `@harmonics/url` (Node: clients, and servers with `?listen`). */
+export const wsTransport: Transport = /* @__PURE__ */ wsTransportFor({
+  producer: (url, options) => new WebSocketProducer(url, options),
+  consumer: (url, options) => new WebSocketConsumer(url, options),
+  listen: listenOnce,
+});

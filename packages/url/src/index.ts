@@ -1,0 +1,44 @@
+// @harmonics/url (Node entry): makeProducer / makeConsumer from target strings.
+// Browsers get ./browser.ts through the `browser` export condition.
+import type { Consumer, Producer } from '@harmonics/core';
+import { type LoaderTable, type MakeOptions, make } from './make.js';
+
+// Not yet published; imported by name so this package builds without it.
+const FLIGHT = '@harmonics/transport-flight';
+
+const net = { pkg: '@harmonics/transport-net', exportName: 'netTransport', load: () => import('@harmonics/transport-net') };
+const ws = { pkg: '@harmonics/transport-ws', exportName: 'wsTransport', load: () => import('@harmonics/transport-ws') };
+
+const LOADERS: LoaderTable = {
+  file: { pkg: '@harmonics/transport-file', exportName: 'fileTransport', load: () => import('@harmonics/transport-file') },
+  tcp: net,
+  unix: net,
+  socket: net,
+  grpc: { pkg: '@harmonics/transport-grpc', exportName: 'grpcTransport', load: () => import('@harmonics/transport-grpc') },
+  ws,
+  wss: ws,
+  flight: { pkg: FLIGHT, exportName: 'flightTransport', load: () => import(FLIGHT) as Promise<Record<string, unknown>> },
+};
+
+/**
+ * A Producer for `target` (DESIGN §8): `file:PATH`, `socket:FD`,
+ * `tcp:HOST:PORT`, `unix:PATH`, `grpc:HOST:PORT`, `ws://HOST:PORT/PATH`,
+ * `wss://…`, `flight:HOST:PORT[/STREAM]`, or the `scheme://` spelling of
+ * each. The scheme's package is imported on first use.
+ *
+ * Errors: `ERR_UNSUPPORTED_SCHEME` (unknown scheme, malformed target or
+ * parameter), `ERR_TRANSPORT_NOT_INSTALLED` (the scheme's package is missing;
+ * the message names it), and whatever the transport's constructor throws.
+ */
+export function makeProducer(target: string, options: MakeOptions = {}): Promise<Producer> {
+  return make('producer', target, options, LOADERS);
+}
+
+/** A Consumer for `target`; see {@link makeProducer}. */
+export function makeConsumer(target: string, options: MakeOptions = {}): Promise<Consumer> {
+  return make('consumer', target, options, LOADERS);
+}
+
+export { KNOWN_SCHEMES, parseTarget } from './parse.js';
+export type { MakeOptions } from './make.js';
+export type { Target, Transport, TransportOptions } from '@harmonics/core';
