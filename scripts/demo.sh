@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's main job: build, then run the demo pipeline.
+# The README's main job: build, then run the split-model pipeline (examples/pipeline).
 source "$(dirname "$0")/bootstrap.sh"
 pnpm exec turbo run build --output-logs=errors-only >&2
-node examples/stdio-pipeline/main.mjs "$@"
+node examples/pipeline/main.mjs "$@"

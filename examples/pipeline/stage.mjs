@@ -1,0 +1,67 @@
+// One stage of the split model, in its own process (started by main.mjs):
+// read activations from its input target, apply its layers, write the result
+// to its output target. Targets are URLs resolved by @harmonics/url.
+import { performance } from 'node:perf_hooks';
+import { encodedByteLength, tensor } from '@harmonics/core';
+import { loadNamedWeights } from '@harmonics/transport-file';
+import { makeConsumer, makeProducer } from '@harmonics/url';
+import { LAYERS, forward } from './model.mjs';
+
+const now = () => performance.timeOrigin + performance.now();
+const messages = [];
+let wake;
+process.on('message', (m) => {
+  messages.push(m);
+  wake?.();
+});
+async function waitFor(type) {
+  for (;;) {
+    const i = messages.findIndex((m) => m.type === type);
+    if (i >= 0) return messages.splice(i, 1)[0];
+    await new Promise((r) => (wake = r));
+  }
+}
+const send = (m) => new Promise((resolve) => process.send(m, resolve));
+
+const config = await waitFor('config');
+try {
+  const layers = LAYERS.filter((l) => config.layers.includes(l.name));
+  const weights = await loadNamedWeights(config.weights);
+
+  // A streaming input listens now, before anyone sends; a file input is opened once its writer is done.
+  let input = config.input.kind === 'file' ? undefined : await makeProducer(config.input.receive);
+  await send({ type: 'ready' });
+  await waitFor('go');
+  const output = await makeConsumer(config.output.send);
+  if (input === undefined) {
+    await waitFor('hop-complete');
+    input = await makeProducer(config.input.receive);
+  }
+
+  const received = [];
+  const sent = [];
+  let bytesIn = 0;
+  let bytesOut = 0;
+  for await (const x of input) {
+    received.push(now());
+    bytesIn += encodedByteLength(x);
+    let y = forward(x, layers, weights);
+    if (config.fault && sent.length === 0) {
+      // --fault: flip the lowest bit of one value, to show the checker catches it.
+      const data = Float32Array.from(y.data);
+      new Uint32Array(data.buffer)[0] ^= 1;
+      y = tensor('float32', y.shape, data);
+    }
+    bytesOut += encodedByteLength(y);
+    sent.push(now());
+    await output.push(y);
+  }
+  await output.close();
+  await input.close(); // a listening input also stops listening
+  await send({ type: 'done', received, sent, bytesIn, bytesOut });
+  process.disconnect();
+} catch (err) {
+  // One line for the coordinator's log, with the error code the transports give.
+  console.error(`stage ${config.index}: ${err.code ? `${err.code}: ` : ''}${err.message}`);
+  process.exit(1);
+}

@@ -1,0 +1,67 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+
+// Runs the README's main job as a user would (node main.mjs …), with small inputs.
+function run(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [join(__dirname, '..', 'main.mjs'), ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The table's rows: hop number → [medium, tensors]. */
+function rows(stdout: string): [string, number][] {
+  return stdout
+    .split('\n')
+    .filter((line) => /^\d+\s+\w+\s+\S+ → \S+/.test(line))
+    .map((line) => {
+      const cells = line.split(/\s+/);
+      return [cells[1]!, Number(cells[5])];
+    });
+}
+
+describe('examples/pipeline', () => {
+  it('the default chain file → tcp → grpc → ws → file matches the single-process forward pass bit for bit', () => {
+    const r = run('--tensors', '12', '--rows', '4');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(rows(r.stdout)).toEqual([
+      ['file', 12],
+      ['tcp', 12],
+      ['grpc', 12],
+      ['ws', 12],
+      ['file', 12],
+    ]);
+    expect(r.stdout).toContain('OK: the distributed output of 12 tensors matches the single-process forward pass bit for bit');
+  });
+
+  it('every hop kind, a file hop in the middle and a relay stage', () => {
+    const r = run('--hops', 'tcp,unix,file,grpc,ws,tcp', '--tensors', '6', '--rows', '3');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(rows(r.stdout).map(([medium]) => medium)).toEqual(['tcp', 'unix', 'file', 'grpc', 'ws', 'tcp']);
+    expect(r.stdout).toMatch(/s0:relay/);
+    expect(r.stdout).toContain('OK: the distributed output of 6 tensors matches');
+  });
+
+  it('one flipped bit in one stage is caught: exit 1, MISMATCH', () => {
+    const r = run('--tensors', '5', '--rows', '2', '--fault', '2');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('MISMATCH: 1 of 5 outputs differ from the single-process forward pass');
+    expect(r.stdout).not.toContain('OK:');
+  });
+
+  // Until @harmonics/transport-flight exists (issue 7); then this becomes a flight hop that must pass.
+  it('a hop whose transport is not installed fails with its error code, not a hang', () => {
+    const r = run('--hops', 'file,flight,file', '--tensors', '2', '--timeout-s', '60');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('ERR_TRANSPORT_NOT_INSTALLED');
+    expect(r.stderr).toContain('npm install @harmonics/transport-flight');
+  });
+
+  it('bad arguments exit 2 with a usage hint', () => {
+    for (const args of [['--hops', 'tcp,carrier-pigeon'], ['--hops', 'tcp'], ['--tensors', '0'], ['--fault', '9']]) {
+      const r = run(...args);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/^error: .*\nrun with --help for usage/);
+    }
+  });
+});
