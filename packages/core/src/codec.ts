@@ -112,8 +112,10 @@ export function tensorFromRecordData(header: RecordHeader, bytes: Uint8Array, da
   if (start % dtype.size === 0) {
     data = new dtype.array(bytes.buffer, start, count);
   } else {
-    data = new dtype.array(count);
-    new Uint8Array(data.buffer, 0, byteLength).set(bytes.subarray(dataOffset, dataOffset + byteLength));
+    // Small ones share a slab (one ArrayBuffer per 64 KiB, not per tensor).
+    const copy = allocAligned(byteLength);
+    copy.set(bytes.subarray(dataOffset, dataOffset + byteLength));
+    data = new dtype.array(copy.buffer, copy.byteOffset, count);
   }
   if (dtype.name === 'bool') checkBool(data as Uint8Array);
   return { dtype: dtype.name, shape: header.shape, data } as Tensor;

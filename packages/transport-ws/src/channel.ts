@@ -10,9 +10,10 @@ import {
   type Tensor,
   decodeTensor,
   encodeTensor,
+  encodeTensorParts,
   encodedByteLength,
 } from '@harmonics/core';
-import { Ring, abortError, closedError, tooLargeError } from '@harmonics/core/internal';
+import { Ring, abortError, closedError, parseRecordHeader, tensorFromRecordData, tooLargeError } from '@harmonics/core/internal';
 
 /** Close codes of RFC 6455 that we send or read. */
 export const CLOSE_NORMAL = 1000;
@@ -28,10 +29,17 @@ export interface SocketAdapter {
   readonly where: string;
   /** Resolves when the connection is open; rejects with a HarmonicsError if it never opens. */
   readonly opened: Promise<void>;
-  onMessage(fn: (data: Uint8Array | string) => void): void;
+  /** A binary message as one buffer or as the payloads of its frames (Node), or a text message. */
+  onMessage(fn: (data: Uint8Array | readonly Uint8Array[] | string) => void): void;
   /** `code` and `reason` of the close, `error` when the connection failed. */
   onClose(fn: (code: number, reason: string, error?: HarmonicsError) => void): void;
   send(data: Uint8Array, done: (err?: Error) => void): void;
+  /**
+   * Send `header` and `data` as one message in two frames, without joining
+   * them; `done` once `data` has been written to the network and its buffer
+   * may be reused (Node only).
+   */
+  sendParts?(header: Uint8Array, data: Uint8Array, done: (err?: Error) => void): void;
   bufferedAmount(): number;
   close(code: number, reason: string): void;
   /** Drop the connection without a close handshake. */
@@ -91,6 +99,78 @@ function waitClosed(adapter: SocketAdapter, state: { closed: boolean; wake?: () 
 const PAUSE_AT = 64;
 
 /**
+ * One record from the payloads of a message's frames. A record sent as a
+ * header frame and a data frame (as our Node senders do for large tensors)
+ * decodes without joining: the data frame's buffer becomes the tensor's
+ * memory when it is aligned. Any other split is joined first.
+ */
+export function decodeFrames(frames: readonly Uint8Array[], maxMessageBytes: number): Tensor {
+  if (frames.length === 1) return decodeTensor(frames[0]!, { maxMessageBytes });
+  const first = frames[0]!;
+  if (frames.length === 2) {
+    const header = parseRecordHeader(first, 0, first.length, maxMessageBytes);
+    if (typeof header !== 'number' && first.length === header.headerLength && frames[1]!.length === header.byteLength) {
+      return tensorFromRecordData(header, frames[1]!, 0);
+    }
+  }
+  let total = 0;
+  for (const f of frames) total += f.length;
+  const joined = new Uint8Array(total);
+  let at = 0;
+  for (const f of frames) {
+    joined.set(f, at);
+    at += f.length;
+  }
+  return decodeTensor(joined, { maxMessageBytes });
+}
+
+/** Tensors at least this large go out as header + data frames from a reused buffer, where the adapter can. */
+const PARTS_SEND_BYTES = 64 * 1024;
+
+/** A large record on its way out: its header, and its data copied into a buffer taken from the pool. */
+interface Parts {
+  header: Uint8Array;
+  data: Uint8Array;
+  buffer: Uint8Array;
+}
+
+/**
+ * Send buffers for large tensors, reused once the socket has written them:
+ * copying into memory that is already mapped costs a fraction of what a
+ * fresh allocation does (page faults), and the caller may reuse its tensor
+ * as soon as `push()` resolves. Holds at most `limit` idle bytes.
+ */
+class SendBuffers {
+  private readonly idle: Uint8Array[] = [];
+  private idleBytes = 0;
+
+  constructor(private readonly limit: number) {}
+
+  take(n: number): Uint8Array {
+    for (let i = 0; i < this.idle.length; i++) {
+      const b = this.idle[i]!;
+      if (b.byteLength >= n) {
+        this.idle.splice(i, 1);
+        this.idleBytes -= b.byteLength;
+        return b;
+      }
+    }
+    return new Uint8Array(n);
+  }
+
+  give(b: Uint8Array): void {
+    if (this.idleBytes + b.byteLength > this.limit) return;
+    this.idle.push(b);
+    this.idleBytes += b.byteLength;
+  }
+
+  clear(): void {
+    this.idle.length = 0;
+    this.idleBytes = 0;
+  }
+}
+
+/**
  * Tensors from a WebSocket: one record per binary message. A clean close
  * (1000) ends the stream after the queued tensors; anything else rejects.
  * A text message or a message that is not exactly one valid record rejects
@@ -127,7 +207,7 @@ export class WebSocketChannelProducer extends BaseProducer {
     });
   }
 
-  private onMessage(data: Uint8Array | string): void {
+  private onMessage(data: Uint8Array | readonly Uint8Array[] | string): void {
     if (this.failure !== undefined || this.closed) return;
     if (typeof data === 'string') {
       this.fail(
@@ -138,7 +218,7 @@ export class WebSocketChannelProducer extends BaseProducer {
     }
     let t: Tensor;
     try {
-      t = decodeTensor(data, { maxMessageBytes: this.maxMessageBytes });
+      t = data instanceof Uint8Array ? decodeTensor(data, { maxMessageBytes: this.maxMessageBytes }) : decodeFrames(data, this.maxMessageBytes);
     } catch (err) {
       const e = err as HarmonicsError;
       const code = e.code === 'ERR_TOO_LARGE' ? CLOSE_TOO_BIG : CLOSE_INVALID_PAYLOAD;
@@ -247,6 +327,7 @@ export class WebSocketChannelConsumer extends BaseConsumer {
   private inflight = 0;
   private readonly conn = { closed: false, wake: undefined as (() => void) | undefined };
   private drainWaiter: (() => void) | undefined;
+  private readonly sendBuffers: SendBuffers;
 
   constructor(
     protected readonly adapter: SocketAdapter,
@@ -256,6 +337,7 @@ export class WebSocketChannelConsumer extends BaseConsumer {
     this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.highWaterMark = options.highWaterMark ?? 4 * 1024 * 1024;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 5000;
+    this.sendBuffers = new SendBuffers(Math.max(2 * this.highWaterMark, 16 * 1024 * 1024));
     adapter.opened.then(
       () => (this.isOpen = true),
       (err: HarmonicsError) => (this.failure ??= err),
@@ -286,16 +368,18 @@ export class WebSocketChannelConsumer extends BaseConsumer {
     if (this.closed) return Promise.reject(closedError('WebSocketConsumer'));
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(abortError(signal, 'WebSocketConsumer.push()'));
-    let record: Uint8Array;
+    let record: Uint8Array | Parts;
     try {
       const bytes = encodedByteLength(t);
       if (bytes > this.maxMessageBytes) throw tooLargeError('tensor record', bytes, this.maxMessageBytes);
-      record = encodeTensor(t); // the one copy: the caller may reuse the tensor at once
+      // The one copy, so the caller may reuse the tensor at once: large ones into a
+      // reused buffer sent as a frame of its own after the header's, others with the header.
+      record = this.adapter.sendParts !== undefined && t.data.byteLength >= PARTS_SEND_BYTES ? this.copyParts(t) : encodeTensor(t);
     } catch (err) {
       return Promise.reject(err);
     }
     if (this.inflight === 0 && this.isOpen && this.failure === undefined && this.adapter.bufferedAmount() <= this.highWaterMark) {
-      this.adapter.send(record, this.onSent);
+      this.send(record);
       return RESOLVED;
     }
     this.inflight++;
@@ -314,7 +398,26 @@ export class WebSocketChannelConsumer extends BaseConsumer {
     this.wakeDrain();
   };
 
-  private async slowPush(record: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
+  private copyParts(t: Tensor): Parts {
+    const [header, data] = encodeTensorParts(t);
+    const buffer = this.sendBuffers.take(data.byteLength);
+    const copy = buffer.subarray(0, data.byteLength);
+    copy.set(data);
+    return { header, data: copy, buffer };
+  }
+
+  private send(record: Uint8Array | Parts): void {
+    if (record instanceof Uint8Array) {
+      this.adapter.send(record, this.onSent);
+      return;
+    }
+    this.adapter.sendParts!(record.header, record.data, (err) => {
+      this.onSent(err);
+      this.sendBuffers.give(record.buffer);
+    });
+  }
+
+  private async slowPush(record: Uint8Array | Parts, signal: AbortSignal | undefined): Promise<void> {
     if (!this.isOpen) await this.adapter.opened.catch(() => undefined);
     for (;;) {
       if (signal?.aborted) throw abortError(signal, 'WebSocketConsumer.push()');
@@ -323,7 +426,7 @@ export class WebSocketChannelConsumer extends BaseConsumer {
         throw this.failure;
       }
       if (this.adapter.bufferedAmount() <= this.highWaterMark) {
-        this.adapter.send(record, this.onSent);
+        this.send(record);
         return;
       }
       await new Promise<void>((resolve, reject) => {
@@ -352,6 +455,7 @@ export class WebSocketChannelConsumer extends BaseConsumer {
     await this.adapter.opened.catch(() => undefined);
     if (!this.conn.closed) this.adapter.close(CLOSE_NORMAL, '');
     await waitClosed(this.adapter, this.conn, this.closeTimeoutMs);
+    this.sendBuffers.clear();
     const failure = this.failure;
     // A failure no push() reported yet: the last tensors may not have arrived.
     if (failure !== undefined && !this.failureReported) throw failure;

@@ -3,6 +3,8 @@ import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 
 const SEND_OPTIONS = { binary: true };
+const FIRST_FRAME = { binary: true, fin: false };
+const LAST_FRAME = { binary: true, fin: true };
 import type { SocketAdapter } from './channel.js';
 
 function isTlsFailure(code: string | undefined): boolean {
@@ -22,12 +24,22 @@ function openError(err: Error & { code?: string }, where: string): HarmonicsErro
 
 /** Adapter for a `ws` WebSocket (client or accepted connection). */
 export function nodeSocketAdapter(ws: WebSocket, where: string): SocketAdapter {
-  ws.binaryType = 'nodebuffer';
+  // Binary messages arrive as their frames' payloads: a record sent as header + data frames is decoded without joining them.
+  ws.binaryType = 'fragments';
   let lastError: (Error & { code?: string }) | undefined;
   let corked = false;
   const uncork = (socket: Socket): void => {
     corked = false;
     socket.uncork();
+  };
+  // Batch the frames of one tick into one write: cork now, uncork on the next tick.
+  const cork = (): void => {
+    const socket = (ws as unknown as { _socket?: Socket })._socket;
+    if (!corked && socket) {
+      corked = true;
+      socket.cork();
+      process.nextTick(uncork, socket);
+    }
   };
   let wasOpen = ws.readyState === WebSocket.OPEN;
   ws.on('error', (err) => (lastError = err));
@@ -43,10 +55,10 @@ export function nodeSocketAdapter(ws: WebSocket, where: string): SocketAdapter {
   opened.catch(() => undefined);
   // Listen from the start: an accepted connection may get messages (and even
   // close) before its producer or consumer is made; they wait here.
-  let onMessage: ((data: Uint8Array | string) => void) | undefined;
-  const early: (Uint8Array | string)[] = [];
-  ws.on('message', (data: Buffer, isBinary: boolean) => {
-    const item = isBinary ? data : data.toString('utf8');
+  let onMessage: ((data: Uint8Array | readonly Uint8Array[] | string) => void) | undefined;
+  const early: (Uint8Array | readonly Uint8Array[] | string)[] = [];
+  ws.on('message', (data: Buffer | Buffer[], isBinary: boolean) => {
+    const item = isBinary ? (Array.isArray(data) && data.length === 1 ? data[0]! : data) : String(data);
     if (onMessage) onMessage(item);
     else if (early.push(item) === 16) ws.pause(); // nobody reads yet: hold the sender back
   });
@@ -77,15 +89,14 @@ export function nodeSocketAdapter(ws: WebSocket, where: string): SocketAdapter {
       if (closedWith) fn(...closedWith);
     },
     send(data, done) {
-      // Batch the frames of one tick into one write: cork now, uncork on the next tick.
-      const socket = (ws as unknown as { _socket?: Socket })._socket;
-      if (!corked && socket) {
-        corked = true;
-        socket.cork();
-        process.nextTick(uncork, socket);
-      }
+      cork();
       ws.send(data, SEND_OPTIONS);
       done();
+    },
+    sendParts(header, data, done) {
+      cork();
+      ws.send(header, FIRST_FRAME);
+      ws.send(data, LAST_FRAME, done);
     },
     bufferedAmount: () => ws.bufferedAmount,
     close: (code, reason) => ws.close(code, reason),

@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tensor } from '@harmonics/core';
+import { decodeTensor, encodeTensor, tensor } from '@harmonics/core';
 import { errorOf, expectSameTensor, expectedGoldenTensors, goldenRecords, sampleTensor } from '@harmonics/conformance';
 import WebSocket from 'ws';
 import { WebSocketConsumer, WebSocketProducer, WebSocketServer } from '@harmonics/transport-ws';
@@ -98,6 +98,77 @@ describe('wire format', () => {
       const small = new WebSocketConsumer('127.0.0.1', server.port, '/', { maxMessageBytes: 1024 });
       expect((await errorOf(small.push(tensor('uint8', [2048]))))?.code).toBe('ERR_TOO_LARGE');
       await small.close();
+    } finally {
+      await server.close({ closeConnections: true });
+    }
+  });
+});
+
+describe('large tensors: header and data frames', () => {
+  it('go out as one message of two frames, header then data, straight from the tensor', async () => {
+    const server = await WebSocketServer.listen();
+    try {
+      const raw = await rawClient(`ws://127.0.0.1:${server.port}`);
+      raw.binaryType = 'fragments';
+      const messages: Buffer[][] = [];
+      raw.on('message', (frames: Buffer[]) => messages.push(frames));
+      const consumer = await server.acceptConsumer();
+      const big = sampleTensor('float32', [256, 256], 3); // 256 KiB
+      await consumer.push(big);
+      await consumer.push(tensor('int8', [3], [1, -2, 3])); // small: one frame
+      const closed = closeCodeOf(raw);
+      await consumer.close();
+      await closed;
+      expect(messages.map((m) => m.map((f) => f.length))).toEqual([[17, 256 * 1024], [16]]);
+      const [header, data] = messages[0]!;
+      expectSameTensor(decodeTensor(Buffer.concat([header!, data!])), big);
+    } finally {
+      await server.close({ closeConnections: true });
+    }
+  });
+
+  it('arrive in the data frame\'s own memory (no copy), and the sender may reuse the tensor once push() resolves', async () => {
+    const server = await WebSocketServer.listen();
+    try {
+      const consumer = new WebSocketConsumer('127.0.0.1', server.port);
+      const producer = await server.acceptProducer();
+      const t = sampleTensor('float64', [64, 1024], 5); // 512 KiB
+      const expected = tensor('float64', t.shape, Float64Array.from(t.data as Float64Array));
+      const reading = (async () => {
+        const got = [];
+        for (let i = 0; i < 20; i++) got.push(await producer.next());
+        return got;
+      })();
+      for (let i = 0; i < 20; i++) {
+        await consumer.push(t);
+        (t.data as Float64Array).fill(i); // after push() resolved: must not reach the peer
+        (t.data as Float64Array).set(expected.data as Float64Array);
+      }
+      for (const got of await reading) {
+        expectSameTensor(got, expected);
+        expect(got!.data.byteOffset).toBe(0);
+        expect(got!.data.buffer.byteLength).toBe(t.data.byteLength); // the frame's buffer, not a copy of a larger one
+      }
+      await consumer.close();
+    } finally {
+      await server.close({ closeConnections: true });
+    }
+  });
+
+  it('a record split into other frames by a foreign sender is joined and decoded', async () => {
+    const server = await WebSocketServer.listen();
+    try {
+      const raw = await rawClient(`ws://127.0.0.1:${server.port}`);
+      const producer = await server.acceptProducer();
+      const t = sampleTensor('int16', [5, 7], 9);
+      const record = encodeTensor(t);
+      for (const cuts of [[1], [5, 9, 40], [13], [13, 14]]) {
+        const points = [0, ...cuts, record.length];
+        for (let i = 0; i + 1 < points.length; i++) raw.send(record.subarray(points[i], points[i + 1]), { fin: i + 2 === points.length });
+        expectSameTensor(await producer.next(), t);
+      }
+      raw.close(1000);
+      expect(await producer.next()).toBeUndefined();
     } finally {
       await server.close({ closeConnections: true });
     }

@@ -1,0 +1,11 @@
+import { spawn } from 'node:child_process';
+import WebSocket from 'ws';
+const [bytes, count, prof] = process.argv.slice(2);
+const child = spawn(process.execPath, [...(prof ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof-rpeer'] : []), 'dist/ws-peer.js', 'raw', bytes, count], { stdio: ['ignore', 'pipe', 'inherit'] });
+const port = await new Promise((r) => child.stdout.once('data', (d) => r(Number(String(d).trim()))));
+const ws = new WebSocket(`ws://127.0.0.1:${port}`, { perMessageDeflate: false, maxPayload: 0 });
+const t0 = performance.now();
+let n = 0;
+await new Promise((resolve) => { ws.on('message', () => n++); ws.once('close', resolve); });
+const s = (performance.now() - t0) / 1000;
+console.log(`raw ${n} in ${s.toFixed(2)} s: ${(n / s).toFixed(0)}/s, ${((n * Number(bytes)) / s / 1e6).toFixed(0)} MB/s`);

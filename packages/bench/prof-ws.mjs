@@ -1,0 +1,11 @@
+import { spawn } from 'node:child_process';
+import { WebSocketProducer } from '@harmonics/transport-ws';
+const [bytes, count, prof] = process.argv.slice(2);
+const child = spawn(process.execPath, [...(prof ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof-peer'] : []), 'dist/ws-peer.js', 'harmonics', bytes, count], { stdio: ['ignore', 'pipe', 'inherit'] });
+const port = await new Promise((r) => child.stdout.once('data', (d) => r(Number(String(d).trim()))));
+const p = new WebSocketProducer('127.0.0.1', port);
+const t0 = performance.now();
+let n = 0;
+for (let t = await p.next(); t !== undefined; t = await p.next()) n++;
+const s = (performance.now() - t0) / 1000;
+console.log(`${n} in ${s.toFixed(2)} s: ${(n / s).toFixed(0)}/s, ${((n * Number(bytes)) / s / 1e6).toFixed(0)} MB/s`);
