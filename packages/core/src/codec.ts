@@ -1,7 +1,7 @@
 import { readU32LE, writeU32LE } from './bytes.js';
 import { type DTypeInfo, type TypedArray, dtypeFromCode, dtypeInfo } from './dtype.js';
 import { HarmonicsError, tooLargeError } from './errors.js';
-import { allocAligned } from './slab.js';
+import { MAX_SLAB_ALLOCATION, allocAligned, copyToSlab } from './slab.js';
 import { MAX_NDIM, type Tensor, checkBool, elementCount, tensorBytes } from './tensor.js';
 
 /** Default limit on one record (or framed message): 256 MiB. Every reader and writer takes `{ maxMessageBytes }`. */
@@ -111,8 +111,12 @@ export function tensorFromRecordData(header: RecordHeader, bytes: Uint8Array, da
   let data: TypedArray;
   if (start % dtype.size === 0) {
     data = new dtype.array(bytes.buffer, start, count);
+  } else if (byteLength <= MAX_SLAB_ALLOCATION && dataOffset <= 64) {
+    // Small ones share a slab (one ArrayBuffer per 64 KiB, not per tensor); the
+    // whole record is copied, so that no view of the source is needed.
+    const [buffer, offset] = copyToSlab(bytes, 0, dataOffset, dataOffset + byteLength);
+    data = new dtype.array(buffer, offset, count);
   } else {
-    // Small ones share a slab (one ArrayBuffer per 64 KiB, not per tensor).
     const copy = allocAligned(byteLength);
     copy.set(bytes.subarray(dataOffset, dataOffset + byteLength));
     data = new dtype.array(copy.buffer, copy.byteOffset, count);

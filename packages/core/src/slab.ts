@@ -10,7 +10,14 @@ const SLAB_BYTES = 64 * 1024;
 export const MAX_SLAB_ALLOCATION = 4 * 1024;
 
 let slab: ArrayBuffer | undefined;
+let slabBytes: Uint8Array | undefined;
 let slabUsed = 0;
+
+function newSlab(): void {
+  slab = new ArrayBuffer(SLAB_BYTES);
+  slabBytes = new Uint8Array(slab);
+  slabUsed = 0;
+}
 
 /**
  * `byteLength` zeroed bytes starting at an 8-byte-aligned offset: a view into a
@@ -18,11 +25,25 @@ let slabUsed = 0;
  */
 export function allocAligned(byteLength: number): Uint8Array {
   if (byteLength > MAX_SLAB_ALLOCATION) return new Uint8Array(byteLength);
-  if (slab === undefined || slabUsed + byteLength > SLAB_BYTES) {
-    slab = new ArrayBuffer(SLAB_BYTES);
-    slabUsed = 0;
-  }
-  const out = new Uint8Array(slab, slabUsed, byteLength);
+  if (slab === undefined || slabUsed + byteLength > SLAB_BYTES) newSlab();
+  const out = new Uint8Array(slab!, slabUsed, byteLength);
   slabUsed = (slabUsed + byteLength + 7) & ~7;
   return out;
+}
+
+/**
+ * Copy `src[start, end)` into a slab so that `src[aligned]` lands on an
+ * 8-byte boundary, creating no view on the way; returns the slab's buffer and
+ * that boundary's offset. For small misaligned records (`end - start` at most
+ * {@link MAX_SLAB_ALLOCATION} + 7 bytes of header).
+ */
+export function copyToSlab(src: Uint8Array, start: number, aligned: number, end: number): [buffer: ArrayBuffer, offset: number] {
+  const lead = aligned - start;
+  const need = ((lead + 7) & ~7) + (end - aligned);
+  if (slab === undefined || slabUsed + need > SLAB_BYTES) newSlab();
+  const at = slabUsed + (((lead + 7) & ~7) - lead);
+  if (start === 0 && end === src.length) slabBytes!.set(src, at);
+  else slabBytes!.set(src.subarray(start, end), at);
+  slabUsed = (slabUsed + need + 7) & ~7;
+  return [slab!, at + lead];
 }

@@ -10,6 +10,7 @@ import {
   type Tensor,
   decodeTensor,
   encodeTensor,
+  encodeTensorInto,
   encodeTensorParts,
   encodedByteLength,
 } from '@harmonics/core';
@@ -40,6 +41,14 @@ export interface SocketAdapter {
    * may be reused (Node only).
    */
   sendParts?(header: Uint8Array, data: Uint8Array, done: (err?: Error) => void): void;
+  /** Memory for one outgoing record (Node: a Buffer, which `send` takes without wrapping it). */
+  alloc?(byteLength: number): Uint8Array;
+  /**
+   * Encode a small record of `byteLength` bytes straight into the outgoing
+   * frames, batched per tick; false when it cannot now (then `send`). Node
+   * server side only, where frames are not masked.
+   */
+  sendTensor?(t: Tensor, byteLength: number): boolean;
   bufferedAmount(): number;
   close(code: number, reason: string): void;
   /** Drop the connection without a close handshake. */
@@ -96,7 +105,14 @@ function waitClosed(adapter: SocketAdapter, state: { closed: boolean; wake?: () 
   });
 }
 
-const PAUSE_AT = 64;
+/**
+ * A producer stops reading from the network (Node) while this many bytes of
+ * received tensors, or this many tensors, wait for `next()`; it reads again
+ * below half. High enough that a reader keeping up never pauses the socket
+ * (each pause and resume costs a trip through the event loop).
+ */
+const PAUSE_BYTES = 4 * 1024 * 1024;
+const PAUSE_COUNT = 4096;
 
 /**
  * One record from the payloads of a message's frames. A record sent as a
@@ -182,6 +198,7 @@ export class WebSocketChannelProducer extends BaseProducer {
   private failure: HarmonicsError | undefined;
   private closed = false;
   private paused = false;
+  private queuedBytes = 0;
   private wake: (() => void) | undefined;
   private readonly conn = { closed: false, wake: undefined as (() => void) | undefined };
   private readonly maxMessageBytes: number;
@@ -231,7 +248,8 @@ export class WebSocketChannelProducer extends BaseProducer {
       return;
     }
     this.queue.push(t);
-    if (this.queue.length >= PAUSE_AT && this.adapter.pause && !this.paused) {
+    this.queuedBytes += t.data.byteLength;
+    if ((this.queuedBytes >= PAUSE_BYTES || this.queue.length >= PAUSE_COUNT) && this.adapter.pause && !this.paused) {
       this.paused = true;
       this.adapter.pause();
     }
@@ -256,7 +274,8 @@ export class WebSocketChannelProducer extends BaseProducer {
     if (this.closed) throw closedError('WebSocketProducer');
     const t = this.queue.shift();
     if (t !== undefined) {
-      if (this.paused && this.queue.length < PAUSE_AT / 2) {
+      this.queuedBytes -= t.data.byteLength;
+      if (this.paused && this.queuedBytes < PAUSE_BYTES / 2 && this.queue.length < PAUSE_COUNT / 2) {
         this.paused = false;
         this.adapter.resume?.();
       }
@@ -372,15 +391,22 @@ export class WebSocketChannelConsumer extends BaseConsumer {
     try {
       const bytes = encodedByteLength(t);
       if (bytes > this.maxMessageBytes) throw tooLargeError('tensor record', bytes, this.maxMessageBytes);
-      // The one copy, so the caller may reuse the tensor at once: large ones into a
+      const ready = this.inflight === 0 && this.isOpen && this.failure === undefined && this.adapter.bufferedAmount() <= this.highWaterMark;
+      // Small records, when the adapter can, are encoded straight into its outgoing frames.
+      if (ready && this.adapter.sendTensor?.(t, bytes) === true) return RESOLVED;
+      // Else the one copy, so the caller may reuse the tensor at once: large ones into a
       // reused buffer sent as a frame of its own after the header's, others with the header.
-      record = this.adapter.sendParts !== undefined && t.data.byteLength >= PARTS_SEND_BYTES ? this.copyParts(t) : encodeTensor(t);
+      if (this.adapter.sendParts !== undefined && t.data.byteLength >= PARTS_SEND_BYTES) record = this.copyParts(t);
+      else if (this.adapter.alloc !== undefined) {
+        record = this.adapter.alloc(bytes);
+        encodeTensorInto(t, record);
+      } else record = encodeTensor(t);
+      if (ready) {
+        this.send(record);
+        return RESOLVED;
+      }
     } catch (err) {
       return Promise.reject(err);
-    }
-    if (this.inflight === 0 && this.isOpen && this.failure === undefined && this.adapter.bufferedAmount() <= this.highWaterMark) {
-      this.send(record);
-      return RESOLVED;
     }
     this.inflight++;
     const run = (): Promise<void> => this.slowPush(record, signal);

@@ -105,7 +105,7 @@ describe('wire format', () => {
 });
 
 describe('large tensors: header and data frames', () => {
-  it('go out as one message of two frames, header then data, straight from the tensor', async () => {
+  it('go out as one message of two frames: the header, then the data', async () => {
     const server = await WebSocketServer.listen();
     try {
       const raw = await rawClient(`ws://127.0.0.1:${server.port}`);
@@ -150,6 +150,58 @@ describe('large tensors: header and data frames', () => {
         expect(got!.data.buffer.byteLength).toBe(t.data.byteLength); // the frame's buffer, not a copy of a larger one
       }
       await consumer.close();
+    } finally {
+      await server.close({ closeConnections: true });
+    }
+  });
+
+  it('small records framed by the server, large ones through ws, pings in between: one message each, in push() order', async () => {
+    const server = await WebSocketServer.listen();
+    try {
+      const raw = await rawClient(`ws://127.0.0.1:${server.port}`);
+      const received: Buffer[] = [];
+      raw.on('message', (d: Buffer) => received.push(d));
+      const pongs: number[] = [];
+      raw.on('pong', () => pongs.push(received.length));
+      const consumer = await server.acceptConsumer();
+      const sent = [];
+      const pushes = [];
+      for (let i = 0; i < 300; i++) {
+        // 1 KiB, 100 KiB (two frames), a 0-d tensor, and a 70 KB one just over our own framing limit.
+        const t = [sampleTensor('float32', [256], i), sampleTensor('uint8', [100 * 1024], i), tensor('int64', [], [BigInt(i)]), sampleTensor('int8', [70_000], i)][i % 4]!;
+        sent.push(encodeTensor(t));
+        pushes.push(consumer.push(t)); // not awaited: many in one tick
+        if (i % 50 === 0) raw.ping();
+      }
+      await Promise.all(pushes);
+      const closed = closeCodeOf(raw);
+      await consumer.close();
+      expect(await closed).toBe(1000);
+      expect(received.length).toBe(sent.length);
+      received.forEach((r, i) => expect(Buffer.compare(r, Buffer.from(sent[i]!))).toBe(0));
+      expect(pongs.length).toBe(6);
+    } finally {
+      await server.close({ closeConnections: true });
+    }
+  });
+
+  it('a client that goes away while the server is sending: the consumer rejects ERR_CONNECTION_LOST, no crash', async () => {
+    const server = await WebSocketServer.listen();
+    try {
+      const raw = await rawClient(`ws://127.0.0.1:${server.port}`);
+      const consumer = await server.acceptConsumer();
+      const t = sampleTensor('float32', [256], 1);
+      let n = 0;
+      raw.on('message', () => {
+        if (++n === 100) raw.terminate();
+      });
+      const err = await errorOf(
+        (async () => {
+          for (let i = 0; i < 1_000_000; i++) await consumer.push(t);
+        })(),
+      );
+      expect(err?.code).toBe('ERR_CONNECTION_LOST');
+      await consumer.close().catch(() => undefined);
     } finally {
       await server.close({ closeConnections: true });
     }
