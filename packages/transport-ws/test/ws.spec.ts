@@ -164,8 +164,8 @@ describe('large tensors: header and data frames', () => {
       const pongs: number[] = [];
       raw.on('pong', () => pongs.push(received.length));
       const consumer = await server.acceptConsumer();
-      const sent = [];
-      const pushes = [];
+      const sent: Uint8Array[] = [];
+      const pushes: Promise<void>[] = [];
       for (let i = 0; i < 300; i++) {
         // 1 KiB, 100 KiB (two frames), a 0-d tensor, and a 70 KB one just over our own framing limit.
         const t = [sampleTensor('float32', [256], i), sampleTensor('uint8', [100 * 1024], i), tensor('int64', [], [BigInt(i)]), sampleTensor('int8', [70_000], i)][i % 4]!;
