@@ -2,13 +2,13 @@
 # Installs the real peers that interop tests talk to, so the README's test
 # command and CI work on a fresh machine:
 # - a Python virtualenv in .tools/py with grpcio (+ grpcio-tools and protobuf to
-#   compile harmonics.proto), websockets and numpy, from the machine's local
+#   compile harmonics.proto), websockets, numpy and pyarrow (Flight), from the machine's local
 #   wheel store. Tests find it through HARMONICS_PYTHON (default .tools/py/bin/python).
 # - Debian's Chromium (/usr/bin/chromium) for the browser test of transport-ws
 #   (HARMONICS_CHROMIUM overrides the path).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PY_PACKAGES="grpcio grpcio-tools protobuf websockets numpy"
+PY_PACKAGES="grpcio grpcio-tools protobuf websockets numpy pyarrow"
 VENV="$ROOT/.tools/py"
 STAMP="$VENV/.installed"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$PY_PACKAGES" ]; then
@@ -16,7 +16,7 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$PY_PACKAGES" ]; then
   python3 -m venv "$VENV"
   # --retries 0: the machine reaches only its local package index; do not wait on pypi.org.
   "$VENV/bin/pip" install --quiet --disable-pip-version-check --retries 0 $PY_PACKAGES 2>&1 | grep -v "^WARNING" >&2 || true
-  "$VENV/bin/python" -c "import grpc, grpc_tools, websockets, numpy" >&2
+  "$VENV/bin/python" -c "import grpc, grpc_tools, websockets, numpy, pyarrow.flight" >&2
   echo "$PY_PACKAGES" > "$STAMP"
 fi
 if [ -z "${HARMONICS_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then

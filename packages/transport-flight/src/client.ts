@@ -1,0 +1,182 @@
+// What FlightProducer and FlightConsumer share: options, the channel, auth.
+import { Client, type ChannelCredentials, type ChannelOptions, Metadata, credentials as grpcCredentials } from '@grpc/grpc-js';
+import { DEFAULT_MAX_MESSAGE_BYTES, HarmonicsError } from '@harmonics/core';
+import { callError } from './errors.js';
+import { decodeBytesField, decodeUtf8 } from './proto.js';
+import { methodPath } from './service.js';
+
+/** The stream a client uses unless told otherwise. */
+export const DEFAULT_STREAM = 'tensors';
+/** DoPut metadata of a writer that may continue the stream with another DoPut (a new schema); it ends by {@link END_ACTION}. */
+export const WRITER_KEY = 'harmonics-writer';
+/** The DoAction with which a writer says it is done (body: JSON {"stream", "writer"}). */
+export const END_ACTION = 'harmonics.end-writer';
+/** Default HTTP/2 flow-control window (stream and connection): 16 MiB instead of 64 KiB. */
+export const DEFAULT_FLOW_CONTROL_WINDOW = 16 * 1024 * 1024;
+
+/** TLS for clients, as Node's `tls` names it. */
+export interface FlightClientTls {
+  /** Trusted CA certificates; default: the system's roots. */
+  ca?: string | Buffer;
+  /** Client certificate and key for mutual TLS. */
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  /** The name to check the server's certificate against, when it differs from the host. */
+  servername?: string;
+}
+
+/** Options of {@link FlightProducer} and {@link FlightConsumer} over the network. */
+export interface FlightClientOptions {
+  /** The stream (descriptor path, and default ticket). Default `'tensors'`. */
+  stream?: string;
+  /** Largest message sent or received, in bytes. Default 256 MiB (gRPC's default is 4 MiB). */
+  maxMessageSize?: number;
+  /** TLS; shorthand for `credentials`. */
+  tls?: FlightClientTls;
+  /** gRPC channel credentials; default insecure (unless `tls` is given). */
+  credentials?: ChannelCredentials;
+  /** A bearer token sent as `authorization: Bearer …` on every call. */
+  token?: string;
+  /**
+   * Username and password for a Flight handshake (`authorization: Basic …`,
+   * as pyarrow's `authenticate_basic_token`); the bearer token the server
+   * answers with is then sent on every call.
+   */
+  username?: string;
+  password?: string;
+  /** Extra metadata on every call. */
+  metadata?: Record<string, string>;
+  /** HTTP/2 flow-control window in bytes, per stream and per connection. Default 16 MiB. */
+  flowControlWindow?: number;
+  /** Further grpc-js channel options, passed through. */
+  channelOptions?: ChannelOptions;
+}
+
+export interface ClientSettings {
+  client: Client;
+  target: string;
+  stream: string;
+  maxMessageSize: number;
+  /** The metadata of a call: the caller's pairs and the bearer token (after the handshake, if any). */
+  metadata(): Promise<Metadata>;
+}
+
+/** `host:port` with IPv6 hosts in brackets. */
+export function formatTarget(host: string, port: number): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+export function checkPositive(name: string, value: number | undefined): void {
+  if (value !== undefined && !(Number.isFinite(value) && value > 0)) {
+    throw new HarmonicsError('ERR_PROTOCOL', `${name} must be a positive number, got ${value}`);
+  }
+}
+
+export function checkStream(stream: string | undefined): string {
+  const s = stream ?? DEFAULT_STREAM;
+  if (typeof s !== 'string' || s === '') {
+    throw new HarmonicsError('ERR_PROTOCOL', `stream must be a non-empty string, got ${JSON.stringify(stream)}`);
+  }
+  return s;
+}
+
+export function makeClient(host: string, port: number, options: FlightClientOptions = {}): ClientSettings {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new HarmonicsError('ERR_CONNECT', `port must be an integer from 1 to 65535, got ${port}`);
+  }
+  checkPositive('maxMessageSize', options.maxMessageSize);
+  const stream = checkStream(options.stream);
+  const maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_BYTES;
+  const target = formatTarget(host, port);
+  const channelOptions: ChannelOptions = {
+    // Flight messages add a few hundred bytes of framing to the tensors.
+    'grpc.max_receive_message_length': maxMessageSize + 64 * 1024,
+    'grpc.max_send_message_length': maxMessageSize + 64 * 1024,
+    'grpc-node.flow_control_window': options.flowControlWindow ?? DEFAULT_FLOW_CONTROL_WINDOW,
+    // One HTTP/2 connection per client: grpc-js would otherwise share one
+    // between a producer and a consumer of the same server, and large
+    // messages both ways over one Node http2 connection with large windows
+    // can stall (found in transport-grpc).
+    'grpc.use_local_subchannel_pool': 1,
+    ...options.channelOptions,
+  };
+  let creds = options.credentials;
+  if (creds === undefined && options.tls !== undefined) {
+    const { ca, cert, key, servername } = options.tls;
+    creds = grpcCredentials.createSsl(toBuffer(ca), toBuffer(key), toBuffer(cert));
+    if (servername !== undefined) {
+      channelOptions['grpc.ssl_target_name_override'] = servername;
+      channelOptions['grpc.default_authority'] = servername;
+    }
+  }
+  const client = new Client(target, creds ?? grpcCredentials.createInsecure(), channelOptions);
+  let token: Promise<string | undefined> | undefined;
+  const bearer = (): Promise<string | undefined> => {
+    if (token === undefined) {
+      token =
+        options.username !== undefined
+          ? handshake(client, target, options.username, options.password ?? '', options.metadata)
+          : Promise.resolve(options.token);
+    }
+    return token;
+  };
+  return {
+    client,
+    target,
+    stream,
+    maxMessageSize,
+    async metadata() {
+      const md = new Metadata();
+      for (const [k, v] of Object.entries(options.metadata ?? {})) md.set(k, v);
+      const t = await bearer();
+      if (t !== undefined) md.set('authorization', `Bearer ${t}`);
+      return md;
+    },
+  };
+}
+
+function toBuffer(v: string | Buffer | undefined): Buffer | null {
+  if (v === undefined) return null;
+  return typeof v === 'string' ? Buffer.from(v) : v;
+}
+
+const identity = (b: Buffer): Buffer => b;
+
+/**
+ * A Flight handshake with `authorization: Basic …`: the token is the
+ * server's `authorization: Bearer …` header, else its response payload.
+ * @throws HarmonicsError `ERR_HANDSHAKE` when the server refuses.
+ */
+function handshake(
+  client: Client,
+  target: string,
+  username: string,
+  password: string,
+  extra: Record<string, string> | undefined,
+): Promise<string | undefined> {
+  const md = new Metadata();
+  for (const [k, v] of Object.entries(extra ?? {})) md.set(k, v);
+  md.set('authorization', `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`);
+  return new Promise((resolve, reject) => {
+    const call = client.makeBidiStreamRequest<Buffer, Buffer>(methodPath('Handshake'), identity, identity, md, {});
+    let header: string | undefined;
+    let payload: string | undefined;
+    call.on('metadata', (m: Metadata) => {
+      const v = m.get('authorization')[0];
+      if (typeof v === 'string' && /^bearer /i.test(v)) header = v.slice(7).trim();
+    });
+    call.on('data', (b: Buffer) => {
+      try {
+        payload ??= decodeUtf8(decodeBytesField(b, 2, 'HandshakeResponse'), 'HandshakeResponse');
+      } catch {
+        // a payload that is not text is not a token
+      }
+    });
+    call.on('error', (err) => {
+      const e = callError(err, 'Handshake', target, false);
+      reject(e.code === 'ERR_PROTOCOL' || e.code === 'ERR_CONNECTION_LOST' ? new HarmonicsError('ERR_HANDSHAKE', e.message, { cause: err }) : e);
+    });
+    call.on('end', () => resolve(header ?? (payload === '' ? undefined : payload)));
+    call.end();
+  });
+}

@@ -1,0 +1,750 @@
+import type { Http2Server, Http2Session } from 'node:http2';
+import {
+  Metadata,
+  Server,
+  type ServerCredentials,
+  ServerCredentials as Credentials,
+  type ServerDuplexStream,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type ServerOptions,
+  type sendUnaryData,
+  status as Status,
+} from '@grpc/grpc-js';
+import { type AbortOptions, DEFAULT_MAX_MESSAGE_BYTES, HarmonicsError, type Tensor } from '@harmonics/core';
+import { abortError, closedError } from '@harmonics/core/internal';
+import { BatchDecoder, batchHeader, receiveLayout } from './arrow.js';
+import { DEFAULT_FLOW_CONTROL_WINDOW, DEFAULT_STREAM, END_ACTION, WRITER_KEY, checkPositive, formatTarget } from './client.js';
+import { CONTINUES_KEY, SHUTTING_DOWN, statusMetadata } from './errors.js';
+import { type LazyFlightData, flightData, parseFlightData } from './flight-data.js';
+import { cachedLayout } from './layouts.js';
+import {
+  DESCRIPTOR_CMD,
+  DESCRIPTOR_PATH,
+  type FlightDescriptor,
+  decodeAction,
+  decodeDescriptor,
+  decodeTicket,
+  decodeUtf8,
+  encodeActionType,
+  encodeBytesField,
+  encodeFlightInfo,
+  encodeSchemaResult,
+  encodeUtf8,
+  ProtoReader,
+} from './proto.js';
+import { flightService } from './service.js';
+import { type StreamItem, type StreamOptions, type StreamReader, TensorStream } from './stream.js';
+
+/** Bytes written to a DoGet call and not yet taken by HTTP/2 before the server waits. */
+const GET_HIGH_WATER_BYTES = 8 * 1024 * 1024;
+/** Most bytes of tensors one DoGet record batch carries (a larger tensor goes alone). */
+const MAX_BATCH_BYTES = 4 * 1024 * 1024;
+
+/** What a handshake hook receives. */
+export interface HandshakeRequest {
+  /** The payload of the client's HandshakeRequest (empty for header-based auth). */
+  payload: Uint8Array;
+  /** From an `authorization: Basic …` header (pyarrow's `authenticate_basic_token`), when present. */
+  username?: string;
+  password?: string;
+  metadata: Metadata;
+}
+
+/** Options of an in-memory {@link TensorFlightServer}; `listen` takes these too. */
+export interface TensorFlightServerOptions {
+  /** Tensors a queue stream holds before writers wait (DoPut calls are paused). Default 1024. */
+  capacity?: number;
+  /** Bytes a queue stream holds before writers wait. Default 256 MiB. */
+  maxQueuedBytes?: number;
+  /** Streams created on first use keep every tensor for replay (see `createStream`). Default false. */
+  retain?: boolean;
+  /**
+   * Map a DoGet ticket to a stream name, for clients that build their own
+   * tickets; return `undefined` to refuse it (NOT_FOUND). Default: the
+   * ticket's UTF-8 bytes are the name (what our FlightInfo endpoints carry).
+   */
+  resolveTicket?: (ticket: Uint8Array) => string | undefined | Promise<string | undefined>;
+  /** Largest tensor (data bytes) accepted, locally or in a received message. Default 256 MiB (gRPC's own default is 4 MiB). */
+  maxMessageSize?: number;
+}
+
+/** TLS for the server, as Node's `tls` names it. */
+export interface FlightServerTls {
+  key: string | Buffer;
+  cert: string | Buffer;
+  /** CA to verify client certificates against (with `requestCert`). */
+  ca?: string | Buffer;
+  requestCert?: boolean;
+}
+
+/** Options of {@link TensorFlightServer.listen}. */
+export interface TensorFlightListenOptions extends TensorFlightServerOptions {
+  /** Default 0 (a free port; read `.port`). */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  tls?: FlightServerTls;
+  credentials?: ServerCredentials;
+  /**
+   * Handshake: return the bearer token the client is to send on every call
+   * (it goes back in the `authorization: Bearer …` header and as the
+   * response payload), or `undefined` to refuse (UNAUTHENTICATED).
+   * Without it, Handshake succeeds with an empty payload.
+   */
+  handshake?: (request: HandshakeRequest) => string | undefined | Promise<string | undefined>;
+  /**
+   * Checked on every call but Handshake with the token of its
+   * `authorization: Bearer …` header (`undefined` without one); false refuses
+   * the call with UNAUTHENTICATED.
+   */
+  verifyToken?: (token: string | undefined, method: string, metadata: Metadata) => boolean | Promise<boolean>;
+  /** HTTP/2 flow-control window per stream and connection. Default 16 MiB. */
+  flowControlWindow?: number;
+  /** Further grpc-js server options. */
+  serverOptions?: ServerOptions;
+}
+
+/** What `listStreams()` and ListFlights report. */
+export interface StreamInfo {
+  name: string;
+  state: 'open' | 'ended' | 'failed';
+  retain: boolean;
+  /** Tensors a new reader would get now. */
+  size: number;
+  /** Their data bytes. */
+  bytes: number;
+}
+
+interface ActiveCall {
+  end(code: Status, details: string): void;
+}
+
+const ACTIONS: [string, string][] = [
+  [END_ACTION, 'End a writer of a stream (body: JSON {"stream", "writer"}): once no writer is left, readers drain the stream and finish.'],
+];
+
+/**
+ * An Arrow Flight server for tensors, with named streams.
+ *
+ * - In memory: `new TensorFlightServer()`, then `putTensor` / `getTensor`, or
+ *   `new FlightConsumer(server)` / `new FlightProducer(server)`.
+ * - Networked: `await TensorFlightServer.listen({ port })` serves DoPut (append
+ *   to the stream named by the descriptor's path), DoGet (stream it out to the
+ *   ticket holder, waiting for more while it is open), GetFlightInfo,
+ *   GetSchema, ListFlights, Handshake, DoAction and ListActions of
+ *   `arrow.flight.protocol.FlightService`.
+ *
+ * A stream is a queue (each tensor goes to one reader) unless created with
+ * `retain`. It ends when its writers are done: a plain Flight client's DoPut
+ * when it completes, a FlightConsumer when it closes (it may use several
+ * DoPuts, one per schema).
+ */
+export class TensorFlightServer {
+  private readonly streams = new Map<string, TensorStream>();
+  private readonly calls = new Set<ActiveCall>();
+  private grpc: Server | undefined;
+  private closing: Promise<void> | undefined;
+  private closed = false;
+  readonly capacity: number;
+  readonly maxQueuedBytes: number;
+  private readonly retainDefault: boolean;
+  private readonly resolveTicketHook: TensorFlightServerOptions['resolveTicket'];
+  /** The port a networked server listens on (undefined in memory). */
+  port: number | undefined;
+  host: string | undefined;
+  readonly maxMessageSize: number;
+
+  constructor(options: TensorFlightServerOptions = {}) {
+    checkPositive('capacity', options.capacity);
+    checkPositive('maxMessageSize', options.maxMessageSize);
+    this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_BYTES;
+    checkPositive('maxQueuedBytes', options.maxQueuedBytes);
+    this.capacity = options.capacity ?? 1024;
+    this.maxQueuedBytes = options.maxQueuedBytes ?? 256 * 1024 * 1024;
+    this.retainDefault = options.retain ?? false;
+    this.resolveTicketHook = options.resolveTicket;
+  }
+
+  /** Start a networked server; resolves once it listens (`.port` is then set). */
+  static async listen(options: TensorFlightListenOptions = {}): Promise<TensorFlightServer> {
+    const server = new TensorFlightServer(options);
+    const maxMessageSize = server.maxMessageSize;
+    const window = options.flowControlWindow ?? DEFAULT_FLOW_CONTROL_WINDOW;
+    const host = options.host ?? '127.0.0.1';
+    const grpc = new Server({
+      // Flight messages add a few hundred bytes of framing to the tensors.
+      'grpc.max_receive_message_length': maxMessageSize + 64 * 1024,
+      'grpc.max_send_message_length': -1,
+      ...options.serverOptions,
+    });
+    setServerWindow(grpc, window);
+    let creds = options.credentials;
+    if (creds === undefined && options.tls !== undefined) {
+      const { key, cert, ca, requestCert } = options.tls;
+      creds = Credentials.createSsl(
+        ca === undefined ? null : Buffer.from(ca),
+        [{ private_key: Buffer.from(key), cert_chain: Buffer.from(cert) }],
+        requestCert ?? false,
+      );
+    }
+    const address = formatTarget(host, options.port ?? 0);
+    const port = await new Promise<number>((resolve, reject) => {
+      grpc.bindAsync(address, creds ?? Credentials.createInsecure(), (err, p) => {
+        if (err) reject(new HarmonicsError('ERR_CONNECT', `cannot listen on ${address}: ${err.message}`, { cause: err }));
+        else resolve(p);
+      });
+    });
+    server.grpc = grpc;
+    server.port = port;
+    server.host = host;
+    grpc.addService(flightService(), server.handlers(options));
+    applyWindowToSessions(grpc, window);
+    return server;
+  }
+
+  // ---- local API -------------------------------------------------------------
+
+  /**
+   * Create a stream, or change an unused one: `retain` keeps every tensor and
+   * replays the whole stream to each reader. Returns its description.
+   */
+  createStream(name: string, options: StreamOptions = {}): StreamInfo {
+    checkName(name);
+    const existing = this.streams.get(name);
+    if (existing !== undefined) {
+      if ((options.retain ?? this.retainDefault) !== existing.retain && existing.total > 0) {
+        throw new HarmonicsError('ERR_PROTOCOL', `stream ${JSON.stringify(name)} exists already with retain: ${existing.retain}`);
+      }
+      if (existing.total === 0 && options.retain !== undefined && options.retain !== existing.retain) this.streams.delete(name);
+      else return describe(existing);
+    }
+    return describe(this.stream(name, options.retain));
+  }
+
+  /** The streams and what they hold. */
+  listStreams(): StreamInfo[] {
+    return [...this.streams.values()].map(describe);
+  }
+
+  /**
+   * Append a tensor to a stream (by reference: do not modify it afterwards);
+   * waits while a queue stream is full.
+   * @throws HarmonicsError `ERR_CLOSED` once the server closed.
+   */
+  async putTensor(t: Tensor, options: { stream?: string } & AbortOptions = {}): Promise<void> {
+    const s = this.stream(options.stream ?? DEFAULT_STREAM);
+    const signal = options.signal;
+    while (true) {
+      if (signal?.aborted) throw abortError(signal, 'TensorFlightServer.putTensor()');
+      if (this.closing !== undefined) throw closedError('this TensorFlightServer');
+      if (!s.full) {
+        s.put(t);
+        return;
+      }
+      await waitFor((fn) => s.onRoom(fn), signal, 'TensorFlightServer.putTensor()');
+    }
+  }
+
+  /**
+   * Take the next tensor of a stream (for a retained stream: the first one),
+   * waiting while the stream is open; `undefined` once it ended.
+   * @throws HarmonicsError the stream's failure (a writer that broke), `ERR_ABORTED`.
+   */
+  async getTensor(options: { stream?: string } & AbortOptions = {}): Promise<Tensor | undefined> {
+    const s = this.stream(options.stream ?? DEFAULT_STREAM);
+    return this.take(s, s.newReader(), options.signal, 'TensorFlightServer.getTensor()');
+  }
+
+  /** End a stream: readers get what it holds, then the end. */
+  endStream(name = DEFAULT_STREAM): void {
+    this.streams.get(name)?.end();
+  }
+
+  /** @internal the stream named `name`, created (open, empty) on first use. */
+  stream(name: string, retain?: boolean): TensorStream {
+    let s = this.streams.get(name);
+    if (s === undefined) {
+      checkName(name);
+      if (this.closed || this.closing !== undefined) throw closedError('this TensorFlightServer');
+      s = new TensorStream(name, retain ?? this.retainDefault, this.capacity, this.maxQueuedBytes);
+      this.streams.set(name, s);
+    }
+    return s;
+  }
+
+  /** @internal one tensor for a reader: waits while open, undefined at the end. */
+  async take(s: TensorStream, r: StreamReader, signal: AbortSignal | undefined, what: string): Promise<Tensor | undefined> {
+    while (true) {
+      if (signal?.aborted) throw abortError(signal, what);
+      if (s.available(r) > 0) {
+        const item = s.peek(r, 0);
+        s.advance(r, 1);
+        return item.tensor;
+      }
+      if (s.state === 'ended') return undefined;
+      if (s.state === 'failed') throw s.failure!;
+      await waitFor((fn) => s.onItem(fn), signal, what);
+    }
+  }
+
+  /** @internal whether the server is shutting down. */
+  get isClosing(): boolean {
+    return this.closing !== undefined;
+  }
+
+  /**
+   * Close: end every stream (readers drain them), stop accepting calls, and
+   * after `timeoutMs` (default 2 s) end the calls still running.
+   */
+  close(options: { timeoutMs?: number } = {}): Promise<void> {
+    if (this.closing !== undefined) return this.closing;
+    this.closing = this.shutdown(options.timeoutMs ?? 2000);
+    return this.closing;
+  }
+
+  private async shutdown(timeoutMs: number): Promise<void> {
+    for (const s of this.streams.values()) s.end();
+    const grpc = this.grpc;
+    if (grpc !== undefined) {
+      const graceful = new Promise<void>((resolve) => grpc.tryShutdown(() => resolve()));
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timedOut = new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs)));
+      const late = await Promise.race([graceful.then(() => false), timedOut]);
+      clearTimeout(timer);
+      if (late) {
+        for (const c of [...this.calls]) c.end(Status.UNAVAILABLE, SHUTTING_DOWN);
+        grpc.forceShutdown();
+      }
+    }
+    this.closed = true;
+  }
+
+  // ---- the Flight service --------------------------------------------------------
+
+  private handlers(options: TensorFlightListenOptions) {
+    const guard =
+      <C extends { metadata: Metadata }>(method: string, fn: (call: C) => void, refuse: (call: C, code: Status, details: string) => void) =>
+      (call: C): void => {
+        const verify = options.verifyToken;
+        if (verify === undefined) return fn(call);
+        const header = call.metadata.get('authorization')[0];
+        const token = typeof header === 'string' && /^bearer /i.test(header) ? header.slice(7).trim() : undefined;
+        Promise.resolve()
+          .then(() => verify(token, method, call.metadata))
+          .then(
+            (ok) => (ok ? fn(call) : refuse(call, Status.UNAUTHENTICATED, `${method} refused: missing or invalid bearer token`)),
+            (err: unknown) => refuse(call, Status.UNAUTHENTICATED, `${method} refused: ${String(err)}`),
+          );
+      };
+    const refuseStream = (call: ServerWritableStream<Buffer, Buffer> | ServerDuplexStream<Buffer, Buffer>, code: Status, details: string): void => {
+      call.emit('error', { code, details, metadata: new Metadata() });
+    };
+    const unary =
+      (method: string, fn: (call: ServerUnaryCall<Buffer, Buffer>) => Promise<Buffer>) =>
+      (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>): void => {
+        guard<ServerUnaryCall<Buffer, Buffer>>(
+          method,
+          (c) => {
+            fn(c).then(
+              (res) => callback(null, res),
+              (err: unknown) => callback(toStatus(err)),
+            );
+          },
+          (_c, code, details) => callback({ code, details }),
+        )(call);
+      };
+    return {
+      Handshake: (call: ServerDuplexStream<Buffer, Buffer>) => this.onHandshake(call, options.handshake),
+      ListFlights: guard('ListFlights', (call: ServerWritableStream<Buffer, Buffer>) => {
+        for (const s of this.streams.values()) call.write(encodeFlightInfo(this.info(s)));
+        call.end();
+      }, refuseStream),
+      GetFlightInfo: unary('GetFlightInfo', async (call) => encodeFlightInfo(this.info(this.described(call.request)))),
+      PollFlightInfo: unary('PollFlightInfo', async () => {
+        throw status(Status.UNIMPLEMENTED, 'PollFlightInfo is not implemented; use GetFlightInfo');
+      }),
+      GetSchema: unary('GetSchema', async (call) => {
+        const s = this.described(call.request);
+        const schema = this.schemaOf(s);
+        if (schema === undefined) throw status(Status.NOT_FOUND, `stream ${JSON.stringify(s.name)} has no schema yet (nothing was put)`);
+        return encodeSchemaResult(schema);
+      }),
+      DoGet: guard('DoGet', (call: ServerWritableStream<Buffer, Buffer>) => this.onDoGet(call), refuseStream),
+      DoPut: guard('DoPut', (call: ServerDuplexStream<Buffer, Buffer>) => this.onDoPut(call), refuseStream),
+      DoExchange: (call: ServerDuplexStream<Buffer, Buffer>) =>
+        refuseStream(call, Status.UNIMPLEMENTED, 'DoExchange is not implemented; use DoPut and DoGet'),
+      DoAction: guard('DoAction', (call: ServerWritableStream<Buffer, Buffer>) => {
+        try {
+          this.onAction(call.request);
+          call.end();
+        } catch (err) {
+          const st = toStatus(err);
+          refuseStream(call, st.code, st.details);
+        }
+      }, refuseStream),
+      ListActions: guard('ListActions', (call: ServerWritableStream<Buffer, Buffer>) => {
+        for (const [type, description] of ACTIONS) call.write(encodeActionType(type, description));
+        call.end();
+      }, refuseStream),
+    };
+  }
+
+  private described(request: Buffer): TensorStream {
+    const name = descriptorName(decodeDescriptor(request));
+    const s = this.streams.get(name);
+    if (s === undefined) throw status(Status.NOT_FOUND, `no stream named ${JSON.stringify(name)} on this server`);
+    return s;
+  }
+
+  /** The encapsulated schema of what a reader of `s` would get next (else of the last tensor put). */
+  private schemaOf(s: TensorStream): Uint8Array | undefined {
+    const r = s.newReader();
+    const t = s.available(r) > 0 ? s.peek(r, 0).tensor : s.lastTensor;
+    return t === undefined ? undefined : cachedLayout(t.dtype, t.shape).ipcSchema;
+  }
+
+  private info(s: TensorStream) {
+    return {
+      schema: this.schemaOf(s) ?? new Uint8Array(0),
+      descriptor: { type: DESCRIPTOR_PATH, path: [s.name] },
+      endpoints: [{ ticket: encodeUtf8(s.name), locations: [] }],
+      totalRecords: s.size,
+      totalBytes: s.bytes,
+      ordered: true,
+    };
+  }
+
+  private onAction(request: Buffer): void {
+    const action = decodeAction(request);
+    if (action.type !== END_ACTION) {
+      throw status(Status.UNIMPLEMENTED, `unknown action ${JSON.stringify(action.type)}; ListActions names the ones served`);
+    }
+    let body: { stream?: unknown; writer?: unknown };
+    try {
+      body = JSON.parse(decodeUtf8(action.body, 'Action'));
+    } catch {
+      throw status(Status.INVALID_ARGUMENT, `${END_ACTION} takes a JSON body {"stream", "writer"}`);
+    }
+    if (typeof body?.stream !== 'string') throw status(Status.INVALID_ARGUMENT, `${END_ACTION}: "stream" must be a string`);
+    const s = this.stream(body.stream);
+    // A writer that never sent anything (or whose DoPuts are done) leaves.
+    s.detach(typeof body.writer === 'string' ? body.writer : undefined);
+  }
+
+  private onHandshake(call: ServerDuplexStream<Buffer, Buffer>, hook: TensorFlightListenOptions['handshake']): void {
+    let done = false;
+    const answer = (payload: Uint8Array): void => {
+      if (done) return;
+      done = true;
+      const md = new Metadata();
+      const token = Buffer.from(payload).toString('utf8');
+      if (hook !== undefined) md.set('authorization', `Bearer ${token}`);
+      call.sendMetadata(md);
+      call.write(encodeBytesField(2, payload));
+      call.end();
+    };
+    const refuse = (details: string): void => {
+      if (done) return;
+      done = true;
+      call.emit('error', { code: Status.UNAUTHENTICATED, details, metadata: new Metadata() });
+    };
+    const run = (payload: Uint8Array): void => {
+      if (hook === undefined) return answer(new Uint8Array(0));
+      const request: HandshakeRequest = { payload, metadata: call.metadata };
+      const basic = call.metadata.get('authorization')[0];
+      if (typeof basic === 'string' && /^basic /i.test(basic)) {
+        const decoded = Buffer.from(basic.slice(6).trim(), 'base64').toString('utf8');
+        const colon = decoded.indexOf(':');
+        request.username = colon < 0 ? decoded : decoded.slice(0, colon);
+        request.password = colon < 0 ? '' : decoded.slice(colon + 1);
+      }
+      Promise.resolve()
+        .then(() => hook(request))
+        .then(
+          (token) => (typeof token === 'string' ? answer(encodeUtf8(token)) : refuse('handshake refused')),
+          (err: unknown) => refuse(`handshake refused: ${String(err)}`),
+        );
+    };
+    call.on('error', () => undefined);
+    let started = false;
+    call.on('data', (b: Buffer) => {
+      if (started) return;
+      started = true;
+      let payload: Uint8Array;
+      try {
+        const r = new ProtoReader(b, 'HandshakeRequest');
+        payload = new Uint8Array(0);
+        for (let f = r.next(); f !== undefined; f = r.next()) if (f.field === 2 && f.wireType === 2) payload = f.bytes.slice();
+      } catch (err) {
+        return refuse(String(err));
+      }
+      run(payload);
+    });
+    call.on('end', () => {
+      if (!started) {
+        started = true;
+        run(new Uint8Array(0));
+      }
+    });
+  }
+
+  private onDoPut(call: ServerDuplexStream<Buffer, Buffer>): void {
+    const writer = call.metadata.get(WRITER_KEY)[0];
+    const session = typeof writer === 'string' && writer !== '' ? writer : undefined;
+    let stream: TensorStream | undefined;
+    let decoder: BatchDecoder | undefined;
+    let done = false;
+    let cancelRoom: (() => void) | undefined;
+    const finish = (code: Status, details: string, errorCode?: string): void => {
+      if (done) return;
+      done = true;
+      this.calls.delete(active);
+      cancelRoom?.();
+      if (stream !== undefined) {
+        if (code === Status.OK) {
+          if (session === undefined) stream.detach();
+        } else {
+          stream.fail(new HarmonicsError('ERR_CONNECTION_LOST', `a writer of stream ${JSON.stringify(stream.name)} broke: ${details}`), session);
+        }
+      }
+      if (code === Status.OK) call.end();
+      else call.emit('error', { code, details, metadata: statusMetadata(errorCode) });
+    };
+    const active: ActiveCall = { end: (code, details) => finish(code, details) };
+    this.calls.add(active);
+    const onData = (b: Buffer): void => {
+      if (done) return;
+      try {
+        const fd = parseFlightData(b);
+        if (stream === undefined) {
+          if (fd.descriptor === undefined) {
+            throw new HarmonicsError('ERR_PROTOCOL', 'the first FlightData of a DoPut must carry the flight descriptor');
+          }
+          stream = this.stream(descriptorName(decodeDescriptor(fd.descriptor)));
+          stream.attach(session);
+        }
+        if (fd.header.length === 0) return; // app_metadata only
+        if (decoder === undefined) {
+          decoder = new BatchDecoder(receiveLayout(fd.header));
+          return;
+        }
+        for (const t of decoder.decode(fd.header, fd.body)) stream.put(t);
+        if (stream.full && cancelRoom === undefined) {
+          call.pause();
+          const s = stream;
+          const wait = (): void => {
+            cancelRoom = undefined;
+            if (done) return;
+            if (s.full && s.state === 'open') cancelRoom = s.onRoom(wait);
+            else call.resume();
+          };
+          cancelRoom = s.onRoom(wait);
+        }
+      } catch (err) {
+        const e = err instanceof HarmonicsError ? err : new HarmonicsError('ERR_PROTOCOL', String(err), { cause: err });
+        finish(Status.INVALID_ARGUMENT, e.message, e.code);
+      }
+    };
+    call.on('data', onData);
+    // A client that resets its call (a crash) also ends the request stream;
+    // the reset is seen just after, so decide clean or broken a moment later.
+    call.on('end', () =>
+      setImmediate(() => (call.cancelled ? finish(Status.CANCELLED, 'the client reset its call') : finish(Status.OK, 'OK'))),
+    );
+    call.on('error', (err: Error) => finish(Status.CANCELLED, err.message));
+    call.on('cancelled', () => finish(Status.CANCELLED, 'cancelled by the client'));
+  }
+
+  private onDoGet(call: ServerWritableStream<Buffer, Buffer>): void {
+    let done = false;
+    let pending = 0;
+    let waitingForFlush = false;
+    let cancelItem: (() => void) | undefined;
+    let stream: TensorStream | undefined;
+    let reader: StreamReader | undefined;
+    let sentKey: string | undefined;
+    const finish = (code: Status, details: string, errorCode?: string, trailers?: Record<string, string>): void => {
+      if (done) return;
+      done = true;
+      this.calls.delete(active);
+      cancelItem?.();
+      cancelItem = undefined;
+      if (code === Status.OK) {
+        if (trailers !== undefined) call.end(statusMetadata(undefined, trailers));
+        else call.end();
+      } else call.emit('error', { code, details, metadata: statusMetadata(errorCode) });
+    };
+    const active: ActiveCall = { end: (code, details) => finish(code, details) };
+    this.calls.add(active);
+    const write = (msg: Buffer | LazyFlightData): void => {
+      const len = msg.length;
+      pending += len;
+      call.write(msg as Buffer, () => {
+        pending -= len;
+        if (waitingForFlush && pending <= GET_HIGH_WATER_BYTES) {
+          waitingForFlush = false;
+          pump();
+        }
+      });
+    };
+    const sendSchema = (t: Tensor, key: string): void => {
+      write(flightData({ header: cachedLayout(t.dtype, t.shape, key).schemaMessage, body: [], bodyLength: 0 }));
+      sentKey = key;
+    };
+    const pump = (): void => {
+      cancelItem = undefined;
+      const s = stream!;
+      const r = reader!;
+      while (!done) {
+        if (pending > GET_HIGH_WATER_BYTES) {
+          waitingForFlush = true;
+          return;
+        }
+        const n = s.available(r);
+        if (n > 0) {
+          const first: StreamItem = s.peek(r, 0);
+          if (sentKey === undefined) sendSchema(first.tensor, first.key);
+          else if (first.key !== sentKey) {
+            // One schema per DoGet (Arrow IPC); our clients follow on with a new call.
+            return finish(Status.OK, 'OK', undefined, { [CONTINUES_KEY]: '1' });
+          }
+          const layout = cachedLayout(first.tensor.dtype, first.tensor.shape, first.key);
+          const parts: Uint8Array[] = [];
+          let bytes = 0;
+          let rows = 0;
+          while (rows < n) {
+            const item = s.peek(r, rows);
+            if (item.key !== first.key || (rows > 0 && bytes + layout.rowBytes > MAX_BATCH_BYTES)) break;
+            const d = item.tensor.data;
+            parts.push(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+            bytes += layout.rowBytes;
+            rows++;
+          }
+          s.advance(r, rows);
+          // The stream owns its tensors (remote ones are views of received
+          // messages, local ones are the caller's by contract), so grpc-js may
+          // copy them into its frame whenever it sends: no copy of ours.
+          write(flightData({ header: batchHeader(layout, rows), body: parts, bodyLength: (bytes + 7) & ~7 }));
+          continue;
+        }
+        if (s.state === 'ended') {
+          if (sentKey === undefined && s.lastTensor !== undefined) sendSchema(s.lastTensor, s.lastKey!);
+          return finish(Status.OK, 'OK');
+        }
+        if (s.state === 'failed') return finish(Status.UNAVAILABLE, s.failure!.message, s.failure!.code);
+        cancelItem = s.onItem(pump);
+        return;
+      }
+    };
+    call.on('cancelled', () => {
+      done = true;
+      this.calls.delete(active);
+      cancelItem?.();
+    });
+    call.on('error', () => undefined);
+    Promise.resolve()
+      .then(async () => {
+        const ticket = decodeTicket(call.request);
+        const name = this.resolveTicketHook !== undefined ? await this.resolveTicketHook(ticket) : decodeUtf8(ticket, 'Ticket');
+        if (name === undefined || name === '') throw status(Status.NOT_FOUND, 'unknown ticket');
+        return name;
+      })
+      .then(
+        (name) => {
+          if (done) return;
+          stream = this.stream(name);
+          reader = stream.newReader();
+          call.sendMetadata(new Metadata());
+          pump();
+        },
+        (err: unknown) => {
+          const st = toStatus(err);
+          finish(st.code, st.details);
+        },
+      );
+  }
+}
+
+function describe(s: TensorStream): StreamInfo {
+  return { name: s.name, state: s.state, retain: s.retain, size: s.size, bytes: s.bytes };
+}
+
+function checkName(name: string): void {
+  if (typeof name !== 'string' || name === '') {
+    throw new HarmonicsError('ERR_PROTOCOL', `a stream name must be a non-empty string, got ${JSON.stringify(name)}`);
+  }
+}
+
+/** A descriptor's stream: its path joined with '/', or a command's UTF-8 text. */
+function descriptorName(d: FlightDescriptor): string {
+  if (d.type === DESCRIPTOR_CMD && d.cmd !== undefined) return decodeUtf8(d.cmd, 'FlightDescriptor');
+  const name = (d.path ?? []).join('/');
+  if (name === '') throw status(Status.INVALID_ARGUMENT, 'the flight descriptor names no stream (empty path)');
+  return name;
+}
+
+interface StatusError {
+  code: Status;
+  details: string;
+}
+
+function status(code: Status, details: string): StatusError & Error {
+  return Object.assign(new Error(details), { code, details });
+}
+
+function toStatus(err: unknown): StatusError & { metadata?: Metadata } {
+  if (err instanceof HarmonicsError) {
+    const code = err.code === 'ERR_CLOSED' ? Status.UNAVAILABLE : Status.INVALID_ARGUMENT;
+    return { code, details: err.message, metadata: statusMetadata(err.code) };
+  }
+  const e = err as Partial<StatusError>;
+  if (typeof e?.code === 'number') return { code: e.code, details: e.details ?? String(err) };
+  return { code: Status.INTERNAL, details: String(err) };
+}
+
+function waitFor(register: (fn: () => void) => () => void, signal: AbortSignal | undefined, what: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let cancel: (() => void) | undefined;
+    const onAbort = (): void => {
+      cancel?.();
+      reject(abortError(signal, what));
+    };
+    cancel = register(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    });
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+// grpc-js has no server option for HTTP/2 flow-control windows (clients have
+// 'grpc-node.flow_control_window'). Without one, each DoPut stream is
+// throttled by the 64 KiB default. We set Node's http2 settings through the
+// server's internals; if a future grpc-js moves them, the server still works,
+// only with default windows (a unit test that reads the advertised window
+// then fails). transport-grpc does the same; neither depends on the other.
+interface GrpcServerInternals {
+  commonServerOptions?: { settings?: Record<string, unknown> };
+  http2Servers?: Map<Http2Server, unknown>;
+}
+
+function setServerWindow(server: Server, window: number): void {
+  const internals = server as unknown as GrpcServerInternals;
+  if (internals.commonServerOptions !== undefined) {
+    internals.commonServerOptions.settings = { ...internals.commonServerOptions.settings, initialWindowSize: window };
+  }
+}
+
+function applyWindowToSessions(server: Server, window: number): void {
+  const internals = server as unknown as GrpcServerInternals;
+  for (const h2 of internals.http2Servers?.keys() ?? []) {
+    h2.on('session', (session: Http2Session) => {
+      try {
+        session.setLocalWindowSize(window);
+      } catch {
+        // a session that closed already
+      }
+    });
+  }
+}

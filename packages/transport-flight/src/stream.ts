@@ -1,0 +1,158 @@
+// A named stream of a TensorFlightServer: what DoPut calls and local puts feed
+// and DoGet calls and local gets drain. A queue by default (each tensor goes
+// to one reader, like the C++ library's broker); with `retain`, every reader
+// replays it from the start (a dataset).
+import { HarmonicsError, type Tensor } from '@harmonics/core';
+import { layoutKey } from './arrow.js';
+
+export type StreamState = 'open' | 'ended' | 'failed';
+
+export interface StreamItem {
+  readonly tensor: Tensor;
+  /** dtype and shape, as `layoutKey` spells them: readers batch equal keys and start a new DoGet on a change. */
+  readonly key: string;
+}
+
+/** Where one reader is: for a queue the shared head, for a retained stream its own position. */
+export interface StreamReader {
+  pos: number;
+}
+
+export interface StreamOptions {
+  /** Keep every tensor and replay the whole stream to each reader (default false: a queue). */
+  retain?: boolean;
+}
+
+export class TensorStream {
+  private items: StreamItem[] = [];
+  /** Index in `items` of the queue's head (queues drop what was taken, in chunks). */
+  private head = 0;
+  private queuedBytes = 0;
+  private readonly itemWaiters = new Set<() => void>();
+  private readonly roomWaiters = new Set<() => void>();
+  /** Writers without a session (each DoPut of a plain Flight client, local consumers). */
+  private writers = 0;
+  /** Writers that continue over several DoPuts (ours, with `harmonics-writer`); they end by DoAction. */
+  private readonly sessions = new Set<string>();
+  state: StreamState = 'open';
+  failure: HarmonicsError | undefined;
+  /** The key of the last tensor put, for describing an empty stream. */
+  lastKey: string | undefined;
+  lastTensor: Tensor | undefined;
+  /** Tensors ever put (a retained stream's length; a queue's total throughput). */
+  total = 0;
+
+  constructor(
+    readonly name: string,
+    readonly retain: boolean,
+    readonly capacity: number,
+    readonly maxQueuedBytes: number,
+  ) {}
+
+  /** Tensors a new reader would get now. */
+  get size(): number {
+    return this.items.length - this.head;
+  }
+
+  get bytes(): number {
+    return this.queuedBytes;
+  }
+
+  /** True while writers should wait (queues only; an empty queue always takes one tensor). */
+  get full(): boolean {
+    return !this.retain && this.size > 0 && (this.size >= this.capacity || this.queuedBytes >= this.maxQueuedBytes);
+  }
+
+  newReader(): StreamReader {
+    return { pos: this.head };
+  }
+
+  /** Tensors readable by `r` now. */
+  available(r: StreamReader): number {
+    if (!this.retain) return this.items.length - this.head;
+    return this.items.length - r.pos;
+  }
+
+  peek(r: StreamReader, i: number): StreamItem {
+    return this.items[(this.retain ? r.pos : this.head) + i];
+  }
+
+  /** `r` has taken its next `n` tensors. */
+  advance(r: StreamReader, n: number): void {
+    if (this.retain) {
+      r.pos += n;
+      return;
+    }
+    for (let i = 0; i < n; i++) this.queuedBytes -= this.items[this.head + i].tensor.data.byteLength;
+    this.head += n;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    if (this.roomWaiters.size > 0 && !this.full) this.wake(this.roomWaiters);
+  }
+
+  put(t: Tensor): void {
+    const key = layoutKey(t.dtype, t.shape);
+    this.items.push({ tensor: t, key });
+    this.queuedBytes += t.data.byteLength;
+    this.lastKey = key;
+    this.lastTensor = t;
+    this.total++;
+    this.wake(this.itemWaiters);
+  }
+
+  /** Call `fn` once when a tensor arrives or the state changes. Returns the canceller. */
+  onItem(fn: () => void): () => void {
+    this.itemWaiters.add(fn);
+    return () => this.itemWaiters.delete(fn);
+  }
+
+  /** Call `fn` once when a full queue has room again (or the stream ends). Returns the canceller. */
+  onRoom(fn: () => void): () => void {
+    this.roomWaiters.add(fn);
+    return () => this.roomWaiters.delete(fn);
+  }
+
+  /** A writer arrives; an ended stream opens again for it (a new session of the stream). */
+  attach(session?: string): void {
+    if (session !== undefined) this.sessions.add(session);
+    else this.writers++;
+    if (this.state === 'ended') {
+      this.state = 'open';
+      this.failure = undefined;
+    }
+  }
+
+  /** A writer left cleanly; the stream ends when none is left. */
+  detach(session?: string): void {
+    if (session !== undefined) this.sessions.delete(session);
+    else if (this.writers > 0) this.writers--;
+    if (this.writers === 0 && this.sessions.size === 0 && this.state === 'open') this.end();
+  }
+
+  /** A writer broke (reset, crash): readers get what is queued, then `failure`. */
+  fail(err: HarmonicsError, session?: string): void {
+    if (session !== undefined) this.sessions.delete(session);
+    else if (this.writers > 0) this.writers--;
+    if (this.state !== 'open') return;
+    this.state = 'failed';
+    this.failure = err;
+    this.wake(this.itemWaiters);
+    this.wake(this.roomWaiters);
+  }
+
+  end(): void {
+    if (this.state !== 'open') return;
+    this.state = 'ended';
+    this.wake(this.itemWaiters);
+    this.wake(this.roomWaiters);
+  }
+
+  private wake(set: Set<() => void>): void {
+    if (set.size === 0) return;
+    const fns = [...set];
+    set.clear();
+    for (const fn of fns) fn();
+  }
+}

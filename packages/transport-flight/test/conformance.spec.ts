@@ -1,0 +1,47 @@
+import { runTransportSuite } from '@harmonics/conformance';
+import type { Consumer, Producer } from '@harmonics/core';
+import { FlightConsumer, FlightProducer, TensorFlightServer } from '@harmonics/transport-flight';
+
+/** The writing client vanishes: its DoPut call is reset (RST_STREAM), as when its process dies. */
+function vanish(consumer: FlightConsumer): () => Promise<void> {
+  return async () => {
+    (consumer as unknown as { impl: { call: { stream: { cancel(): void } } } }).impl.call.stream.cancel();
+  };
+}
+
+async function teardown(server: TensorFlightServer, ...sides: (Producer | Consumer)[]): Promise<void> {
+  for (const side of sides) await side.close().catch(() => undefined);
+  await server.close({ timeoutMs: 0 });
+}
+
+runTransportSuite({
+  name: 'FlightConsumer → TensorFlightServer.listen() → FlightProducer',
+  setup: async ({ maxMessageBytes } = {}) => {
+    const server = await TensorFlightServer.listen({ maxMessageSize: maxMessageBytes });
+    const consumer = new FlightConsumer('127.0.0.1', server.port!, { maxMessageSize: maxMessageBytes });
+    const producer = new FlightProducer('127.0.0.1', server.port!, { maxMessageSize: maxMessageBytes });
+    return { producer, consumer, disconnect: vanish(consumer), teardown: () => teardown(server, producer, consumer) };
+  },
+  capabilities: { peerLoss: true, peerLossCodes: ['ERR_CONNECTION_LOST'] },
+});
+
+runTransportSuite({
+  name: 'FlightConsumer (batchRows 64) → TensorFlightServer.listen() → FlightProducer',
+  setup: async ({ maxMessageBytes } = {}) => {
+    const server = await TensorFlightServer.listen({ maxMessageSize: maxMessageBytes });
+    const consumer = new FlightConsumer('127.0.0.1', server.port!, { maxMessageSize: maxMessageBytes, batchRows: 64, stream: 'batched' });
+    const producer = new FlightProducer('127.0.0.1', server.port!, { maxMessageSize: maxMessageBytes, stream: 'batched' });
+    return { producer, consumer, disconnect: vanish(consumer), teardown: () => teardown(server, producer, consumer) };
+  },
+  capabilities: { peerLoss: true, peerLossCodes: ['ERR_CONNECTION_LOST'] },
+});
+
+runTransportSuite({
+  name: 'FlightConsumer(server) → FlightProducer(server) (in memory)',
+  setup: async ({ maxMessageBytes } = {}) => {
+    const server = new TensorFlightServer({ maxMessageSize: maxMessageBytes });
+    const consumer = new FlightConsumer(server);
+    const producer = new FlightProducer(server);
+    return { producer, consumer, teardown: () => teardown(server, producer, consumer) };
+  },
+});
