@@ -14,3 +14,5 @@ export { DTYPE_KEY, EXTENSION_NAME, encapsulate, receiveLayout, sendLayout, unen
 export type { SendLayout, TensorLayout } from './arrow.js';
 export { SERVICE as FLIGHT_SERVICE } from './service.js';
 export { flightTransport } from './url-transport.js';
+export { FlightClient } from './describe.js';
+export type { FlightDescription } from './describe.js';

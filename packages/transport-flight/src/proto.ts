@@ -167,19 +167,27 @@ export class ProtoReader {
     return f;
   }
 
-  /** Reads a varint; values above 2^53 lose precision (none of the fields we read go there). Negative int64s come back negative. */
+  /** Reads a varint as an int64 (negative ones come back negative); beyond 2^53 precision is lost (no field we read goes there). */
   private readVarint(): number {
     const b = this.b;
+    const start = this.o;
     let value = 0;
     let scale = 1;
     for (let i = 0; i < 10; i++) {
       if (this.o >= b.length) throw malformed(this.name, 'varint cut short');
       const byte = b[this.o++];
       value += (byte & 0x7f) * scale;
-      if (byte < 0x80) return value >= 2 ** 63 ? value - 2 ** 64 : value;
+      if (byte < 0x80) return i < 7 ? value : this.wide(start);
       scale *= 128;
     }
     throw malformed(this.name, 'varint longer than 10 bytes');
+  }
+
+  /** A varint of 8 to 10 bytes, read exactly as a signed 64-bit integer. */
+  private wide(start: number): number {
+    let v = 0n;
+    for (let o = this.o - 1; o >= start; o--) v = (v << 7n) | BigInt(this.b[o] & 0x7f);
+    return Number(BigInt.asIntN(64, v));
   }
 
   private take(n: number): Uint8Array {

@@ -99,7 +99,7 @@ describe('against a pyarrow FlightServerBase', () => {
 
   afterAll(async () => {
     p.child.stdin!.end();
-    await Promise.race([p.exited, new Promise((r) => setTimeout(r, 5000))]);
+    await Promise.race([p.exited, new Promise((r) => setTimeout(r, 5000).unref())]);
     p.child.kill();
   });
 

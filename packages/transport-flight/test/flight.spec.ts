@@ -1,0 +1,297 @@
+import { readFileSync } from 'node:fs';
+import { connect as h2connect } from 'node:http2';
+import { join } from 'node:path';
+import { Client, type StatusObject, credentials, status } from '@grpc/grpc-js';
+import { type Tensor, tensor } from '@harmonics/core';
+import { codeOf, expectSameTensor, sampleTensor } from '@harmonics/conformance';
+import {
+  DEFAULT_FLOW_CONTROL_WINDOW,
+  DTYPE_KEY,
+  END_ACTION,
+  ERROR_CODE_KEY,
+  FlightClient,
+  FlightConsumer,
+  FlightProducer,
+  TensorFlightServer,
+  receiveLayout,
+  sendLayout,
+} from '@harmonics/transport-flight';
+import { Field, FixedSizeList, Message, Schema, Utf8 } from 'apache-arrow';
+import { batchHeader, transpose } from '../src/arrow';
+import { flightData } from '../src/flight-data';
+import { DESCRIPTOR_PATH, decodeAction, decodeFlightInfo, encodeAction, encodeDescriptor, encodeFlightInfo } from '../src/proto';
+import { methodPath } from '../src/service';
+
+const TLS_KEY = readFileSync(join(__dirname, 'fixtures/key.pem'));
+const TLS_CERT = readFileSync(join(__dirname, 'fixtures/cert.pem'));
+const identity = (b: Buffer): Buffer => b;
+
+async function readAll(producer: FlightProducer): Promise<Tensor[]> {
+  const out: Tensor[] = [];
+  try {
+    for await (const t of producer) out.push(t);
+  } finally {
+    await producer.close();
+  }
+  return out;
+}
+
+/** A plain grpc-js client sending hand-built FlightData on one DoPut; resolves with the call's status. */
+function rawDoPut(port: number, messages: Buffer[]): Promise<StatusObject> {
+  const raw = new Client(`127.0.0.1:${port}`, credentials.createInsecure());
+  return new Promise((resolve) => {
+    const call = raw.makeBidiStreamRequest(methodPath('DoPut'), identity, identity);
+    call.on('data', () => undefined);
+    call.on('error', () => undefined);
+    call.on('status', (st: StatusObject) => {
+      raw.close();
+      resolve(st);
+    });
+    for (const m of messages) call.write(m);
+    call.end();
+  });
+}
+
+const descriptor = (name: string): Buffer => encodeDescriptor({ type: DESCRIPTOR_PATH, path: [name] });
+
+describe('protobuf codecs', () => {
+  it('FlightInfo round-trips long fields (multi-byte lengths), several endpoints and -1 totals', () => {
+    const schema = sendLayout('float32', [3, 4]).ipcSchema;
+    expect(schema.length).toBeGreaterThan(200);
+    const info = {
+      schema,
+      descriptor: { type: DESCRIPTOR_PATH, path: ['a', 'b'.repeat(300)] },
+      endpoints: [
+        { ticket: new Uint8Array(200).fill(7), locations: ['grpc://h1:1', 'grpc+tls://h2:2'] },
+        { ticket: new Uint8Array([1]), locations: [] },
+      ],
+      totalRecords: -1,
+      totalBytes: 2 ** 40,
+      ordered: true,
+    };
+    const back = decodeFlightInfo(encodeFlightInfo(info));
+    const plain = { ...back, schema: Uint8Array.from(back.schema), endpoints: back.endpoints.map((e) => ({ ...e, ticket: Uint8Array.from(e.ticket) })) };
+    expect(plain).toEqual(info);
+    const action = decodeAction(encodeAction({ type: END_ACTION, body: new Uint8Array(500).fill(1) }));
+    expect({ ...action, body: Uint8Array.from(action.body) }).toEqual({ type: END_ACTION, body: new Uint8Array(500).fill(1) });
+  });
+});
+
+describe('tensor ↔ Arrow', () => {
+  it('marks bfloat16 and bool, which Arrow has no tensor type for, and reads them back as those dtypes', () => {
+    for (const [dtype, storage] of [['bfloat16', 'Uint16'], ['bool', 'Uint8']] as const) {
+      const l = sendLayout(dtype, [2]);
+      const schema = Message.decode(l.schemaMessage).header() as Schema;
+      expect(schema.fields[0].metadata.get(DTYPE_KEY)).toBe(dtype);
+      expect(String((schema.fields[0].type as FixedSizeList).children[0].type)).toBe(storage);
+      expect(receiveLayout(l.schemaMessage).dtype).toBe(dtype);
+    }
+    expect(receiveLayout(sendLayout('uint16', [2]).schemaMessage).dtype).toBe('uint16');
+  });
+
+  it('transposes by the canonical permutation: logical dim i is physical dim permutation[i]', () => {
+    // physical [2, 3, 4], permutation [2, 0, 1] → logical [4, 2, 3]; logical[a][b][c] = physical[b][c][a]
+    const physical = new Int32Array(24).map((_, i) => i);
+    const out = transpose(physical, [2, 3, 4], [2, 0, 1]) as Int32Array;
+    const want: number[] = [];
+    for (let a = 0; a < 4; a++) for (let b = 0; b < 2; b++) for (let c = 0; c < 3; c++) want.push(b * 12 + c * 4 + a);
+    expect(Array.from(out)).toEqual(want);
+  });
+
+  it('a schema without a tensor column, or with a value type no tensor has, is refused with a message that says what it saw', () => {
+    const plain = Message.encode(Message.from(new Schema([new Field('x', new Utf8(), true)])));
+    expect(() => receiveLayout(plain)).toThrow(/no arrow\.fixed_shape_tensor column \(fields: x: Utf8\)/);
+    const md = new Map([['ARROW:extension:name', 'arrow.fixed_shape_tensor'], ['ARROW:extension:metadata', '{"shape":[2]}']]);
+    const strings = Message.encode(Message.from(new Schema([new Field('t', new FixedSizeList(2, new Field('item', new Utf8())), false, md)])));
+    expect(() => receiveLayout(strings)).toThrow(expect.objectContaining({ code: 'ERR_BAD_DTYPE' }));
+  });
+});
+
+describe('TensorFlightServer', () => {
+  let server: TensorFlightServer;
+  afterEach(async () => server?.close({ timeoutMs: 0 }));
+
+  it('advertises a 16 MiB HTTP/2 window instead of 64 KiB', async () => {
+    server = await TensorFlightServer.listen();
+    const session = h2connect(`http://127.0.0.1:${server.port}`);
+    try {
+      const settings = await new Promise<{ initialWindowSize?: number }>((r) => session.once('remoteSettings', r));
+      expect(settings.initialWindowSize).toBe(DEFAULT_FLOW_CONTROL_WINDOW);
+    } finally {
+      session.destroy();
+    }
+  });
+
+  it('a DoPut whose schema has no tensor column, or an unknown value type, ends INVALID_ARGUMENT with our error code', async () => {
+    server = await TensorFlightServer.listen();
+    const plain = Message.encode(Message.from(new Schema([new Field('x', new Utf8(), true)])));
+    const st = await rawDoPut(server.port!, [flightData({ descriptor: descriptor('s'), header: plain, body: [], bodyLength: 0 }) as Buffer]);
+    expect(st.code).toBe(status.INVALID_ARGUMENT);
+    expect(st.metadata.get(ERROR_CODE_KEY)).toEqual(['ERR_PROTOCOL']);
+    expect(st.details).toMatch(/no arrow\.fixed_shape_tensor column/);
+    const md = new Map([['ARROW:extension:name', 'arrow.fixed_shape_tensor'], ['ARROW:extension:metadata', '{"shape":[2]}']]);
+    const strings = Message.encode(Message.from(new Schema([new Field('t', new FixedSizeList(2, new Field('item', new Utf8())), false, md)])));
+    const st2 = await rawDoPut(server.port!, [flightData({ descriptor: descriptor('s2'), header: strings, body: [], bodyLength: 0 }) as Buffer]);
+    expect(st2.metadata.get(ERROR_CODE_KEY)).toEqual(['ERR_BAD_DTYPE']);
+  });
+
+  it('a truncated record batch: the tensors before it are delivered, then readers get ERR_CONNECTION_LOST (never a silent end)', async () => {
+    server = await TensorFlightServer.listen();
+    const layout = sendLayout('float32', [4]);
+    const good = new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]);
+    const goodBytes = new Uint8Array(good.buffer);
+    const messages = [
+      flightData({ descriptor: descriptor('cut'), header: layout.schemaMessage, body: [], bodyLength: 0 }) as Buffer,
+      flightData({ header: batchHeader(layout, 2), body: [goodBytes], bodyLength: 32 }) as Buffer,
+      // says 2 rows (32 bytes) but carries 8 bytes
+      flightData({ header: batchHeader(layout, 2), body: [goodBytes.subarray(0, 8)], bodyLength: 8 }) as Buffer,
+    ];
+    const st = await rawDoPut(server.port!, messages);
+    expect(st.code).toBe(status.INVALID_ARGUMENT);
+    expect(st.metadata.get(ERROR_CODE_KEY)).toEqual(['ERR_PROTOCOL']);
+    const producer = new FlightProducer('127.0.0.1', server.port!, { stream: 'cut' });
+    try {
+      expectSameTensor(await producer.next(), tensor('float32', [4], [1, 2, 3, 4]));
+      expectSameTensor(await producer.next(), tensor('float32', [4], [5, 6, 7, 8]));
+      expect(await codeOf(producer.next())).toBe('ERR_CONNECTION_LOST');
+    } finally {
+      await producer.close();
+    }
+  });
+
+  it("a message over the server's maxMessageSize is ERR_TOO_LARGE for the writer; what came before stays", async () => {
+    server = await TensorFlightServer.listen({ maxMessageSize: 128 * 1024 });
+    const consumer = new FlightConsumer('127.0.0.1', server.port!);
+    const small = sampleTensor('float32', [100], 1);
+    await consumer.push(small);
+    await consumer.push(tensor('uint8', [1024 * 1024])).catch(() => undefined);
+    expect(await codeOf(consumer.close())).toBe('ERR_TOO_LARGE');
+    expectSameTensor(await server.getTensor(), small);
+  });
+
+  it('no server: the producer and the consumer report ERR_CONNECT', async () => {
+    const probe = await TensorFlightServer.listen();
+    const port = probe.port!;
+    await probe.close({ timeoutMs: 0 });
+    const producer = new FlightProducer('127.0.0.1', port);
+    const consumer = new FlightConsumer('127.0.0.1', port);
+    try {
+      expect(await codeOf(producer.next())).toBe('ERR_CONNECT');
+      await consumer.push(tensor('int32', [1], [1])).catch(() => undefined);
+      expect(await codeOf(consumer.close())).toBe('ERR_CONNECT');
+    } finally {
+      await producer.close();
+    }
+  });
+
+  it('a queue gives each tensor to one reader; a retained stream replays everything to every reader', async () => {
+    server = await TensorFlightServer.listen();
+    server.createStream('replay', { retain: true });
+    const consumer = new FlightConsumer('127.0.0.1', server.port!, { stream: 'queue' });
+    const replayer = new FlightConsumer('127.0.0.1', server.port!, { stream: 'replay' });
+    const sent = Array.from({ length: 40 }, (_, i) => tensor('int32', [1], [i]));
+    for (const t of sent) {
+      await consumer.push(t);
+      await replayer.push(t);
+    }
+    await consumer.close();
+    await replayer.close();
+    const [a, b] = await Promise.all([
+      readAll(new FlightProducer('127.0.0.1', server.port!, { stream: 'queue' })),
+      readAll(new FlightProducer('127.0.0.1', server.port!, { stream: 'queue' })),
+    ]);
+    const seen = [...a, ...b].map((t) => (t.data as Int32Array)[0]).sort((x, y) => x - y);
+    expect(seen).toEqual(sent.map((_, i) => i));
+    for (let k = 0; k < 2; k++) {
+      const all = await readAll(new FlightProducer('127.0.0.1', server.port!, { stream: 'replay' }));
+      expect(all.map((t) => (t.data as Int32Array)[0])).toEqual(sent.map((_, i) => i));
+    }
+  });
+
+  it('a DoGet that arrives before any writer waits for the stream; resolveTicket maps tickets clients build', async () => {
+    server = await TensorFlightServer.listen({ resolveTicket: (t) => (Buffer.from(t).toString() === 'job-42' ? 'results' : undefined) });
+    const early = new FlightProducer('127.0.0.1', server.port!, { ticket: 'job-42' });
+    const reading = readAll(early);
+    await new Promise((r) => setTimeout(r, 100));
+    const consumer = new FlightConsumer('127.0.0.1', server.port!, { stream: 'results' });
+    const t = sampleTensor('float64', [3, 3], 4);
+    await consumer.push(t);
+    await consumer.close();
+    const got = await reading;
+    expect(got.length).toBe(1);
+    expectSameTensor(got[0], t);
+    const unknown = new FlightProducer('127.0.0.1', server.port!, { ticket: 'nope' });
+    expect(await codeOf(unknown.next())).toBe('ERR_PROTOCOL');
+    await unknown.close();
+  });
+
+  it('FlightClient describes streams: GetFlightInfo, GetSchema, ListFlights, ListActions; NOT_FOUND is ERR_PROTOCOL', async () => {
+    server = await TensorFlightServer.listen();
+    await server.putTensor(tensor('int16', [2, 3]), { stream: 'a' });
+    await server.putTensor(tensor('int16', [2, 3]), { stream: 'a' });
+    await server.putTensor(tensor('bfloat16', [5]), { stream: 'b' });
+    const client = new FlightClient('127.0.0.1', server.port!);
+    try {
+      const info = await client.getFlightInfo('a');
+      expect(info).toMatchObject({ path: ['a'], totalRecords: 2, totalBytes: 24, tensor: { dtype: 'int16', shape: [2, 3] } });
+      expect(Buffer.from(info.endpoints[0].ticket).toString()).toBe('a');
+      expect((await client.getSchema('b')).tensor).toEqual({ dtype: 'bfloat16', shape: [5] });
+      expect((await client.listFlights()).map((f) => f.path[0]).sort()).toEqual(['a', 'b']);
+      expect((await client.listActions()).map((a) => a.type)).toEqual([END_ACTION]);
+      expect(await codeOf(client.getFlightInfo('missing'))).toBe('ERR_PROTOCOL');
+    } finally {
+      client.close();
+    }
+  });
+
+  it('bearer tokens and the Basic handshake: refused without, accepted with', async () => {
+    server = await TensorFlightServer.listen({
+      handshake: ({ username, password }) => (username === 'u' && password === 'p' ? 'secret-token' : undefined),
+      verifyToken: (token) => token === 'secret-token',
+    });
+    const anonymous = new FlightProducer('127.0.0.1', server.port!);
+    expect(await codeOf(anonymous.next())).toBe('ERR_HANDSHAKE');
+    await anonymous.close();
+    const wrong = new FlightConsumer('127.0.0.1', server.port!, { username: 'u', password: 'x' });
+    expect(await codeOf(wrong.push(tensor('int32', [1], [1])))).toBe('ERR_HANDSHAKE');
+    await wrong.close().catch(() => undefined);
+    const consumer = new FlightConsumer('127.0.0.1', server.port!, { username: 'u', password: 'p' });
+    const producer = new FlightProducer('127.0.0.1', server.port!, { token: 'secret-token' });
+    const t = tensor('int32', [2], [7, 8]);
+    await consumer.push(t);
+    await consumer.close();
+    const got = await readAll(producer);
+    expect(got.length).toBe(1);
+    expectSameTensor(got[0], t);
+  });
+
+  it('TLS round-trips; a client that does not trust the certificate gets an error, not a hang', async () => {
+    server = await TensorFlightServer.listen({ tls: { key: TLS_KEY, cert: TLS_CERT } });
+    const consumer = new FlightConsumer('localhost', server.port!, { tls: { ca: TLS_CERT } });
+    const producer = new FlightProducer('127.0.0.1', server.port!, { tls: { ca: TLS_CERT, servername: 'localhost' } });
+    const t = sampleTensor('uint8', [300 * 1024], 3);
+    await consumer.push(t);
+    await consumer.close();
+    const got = await readAll(producer);
+    expectSameTensor(got[0], t);
+    const untrusting = new FlightProducer('127.0.0.1', server.port!, { tls: {}, stream: 'other' });
+    expect(await codeOf(untrusting.next())).toMatch(/^ERR_(CONNECT|HANDSHAKE)$/);
+    await untrusting.close();
+  });
+
+  it('close() ends open streams: a waiting reader gets what is queued, then the end', async () => {
+    server = await TensorFlightServer.listen();
+    const consumer = new FlightConsumer('127.0.0.1', server.port!);
+    const t = tensor('float32', [2], [1, 2]);
+    await consumer.push(t);
+    const producer = new FlightProducer('127.0.0.1', server.port!);
+    expectSameTensor(await producer.next(), t);
+    const waiting = producer.next();
+    await new Promise((r) => setTimeout(r, 50));
+    await server.close({ timeoutMs: 1000 });
+    expect(await waiting).toBeUndefined();
+    await producer.close();
+    await consumer.close().catch(() => undefined);
+  });
+});
+
