@@ -6,6 +6,7 @@
 #   wheel store. Tests find it through HARMONICS_PYTHON (default .tools/py/bin/python).
 # - Debian's Chromium (/usr/bin/chromium) for the browser test of transport-ws
 #   (HARMONICS_CHROMIUM overrides the path).
+# HARMONICS_PEERS=python installs only the Python peers (what pnpm bench needs).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY_PACKAGES="grpcio grpcio-tools protobuf websockets numpy pyarrow"
@@ -19,7 +20,7 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$PY_PACKAGES" ]; then
   "$VENV/bin/python" -c "import grpc, grpc_tools, websockets, numpy, pyarrow.flight" >&2
   echo "$PY_PACKAGES" > "$STAMP"
 fi
-if [ -z "${HARMONICS_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+if [ "${HARMONICS_PEERS:-all}" != python ] && [ -z "${HARMONICS_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
   echo "setup-peers: installing Debian's chromium" >&2
   SUDO=""
   [ "$(id -u)" = 0 ] || SUDO="sudo"

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { busCases } from './bus.js';
 import { codecCases } from './codec.js';
 import { fileCases } from './file.js';
+import { flightCases } from './flight.js';
 import { grpcCases } from './grpc.js';
 import { netCases } from './net.js';
 import { wsCases } from './ws.js';
@@ -16,7 +17,7 @@ function arg(name: string): string | undefined {
 async function main(): Promise<void> {
   const only = arg('--only');
   const json = arg('--json');
-  const groups: (() => Case[] | Promise<Case[]>)[] = [codecCases, busCases, fileCases, netCases, grpcCases, wsCases];
+  const groups: (() => Case[] | Promise<Case[]>)[] = [codecCases, busCases, fileCases, netCases, grpcCases, wsCases, flightCases];
   const rows: BenchRow[] = [];
   console.log(`Harmonics bench — node ${process.version}, medians of alternating runs; ratio = harmonics / baseline (higher is better)`);
   printHeader();
