@@ -3,9 +3,6 @@
 import type { Consumer, Producer } from '@harmonics/core';
 import { type LoaderTable, type MakeOptions, make } from './make.js';
 
-// Not yet published; imported by name so this package builds without it.
-const FLIGHT = '@harmonics/transport-flight';
-
 const net = { pkg: '@harmonics/transport-net', exportName: 'netTransport', load: () => import('@harmonics/transport-net') };
 const ws = { pkg: '@harmonics/transport-ws', exportName: 'wsTransport', load: () => import('@harmonics/transport-ws') };
 
@@ -17,7 +14,7 @@ const LOADERS: LoaderTable = {
   grpc: { pkg: '@harmonics/transport-grpc', exportName: 'grpcTransport', load: () => import('@harmonics/transport-grpc') },
   ws,
   wss: ws,
-  flight: { pkg: FLIGHT, exportName: 'flightTransport', load: () => import(FLIGHT) as Promise<Record<string, unknown>> },
+  flight: { pkg: '@harmonics/transport-flight', exportName: 'flightTransport', load: () => import('@harmonics/transport-flight') },
 };
 
 /**

@@ -62,3 +62,12 @@ runTransportSuite({
       (port) => makeConsumer(`ws://127.0.0.1:${port}/suite${limit(maxMessageBytes, '?')}`),
     ),
 });
+
+runTransportSuite({
+  name: 'makeConsumer("flight:…") → makeProducer("flight:…?listen")',
+  setup: async ({ maxMessageBytes } = {}) =>
+    pairOf(
+      (onListening) => makeProducer(`flight:127.0.0.1:0/suite?listen&closeTimeoutMs=0${limit(maxMessageBytes, '&')}`, { onListening }),
+      (port) => makeConsumer(`flight://127.0.0.1:${port}/suite${limit(maxMessageBytes, '?')}`),
+    ),
+});

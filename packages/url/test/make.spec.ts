@@ -8,6 +8,7 @@ import { type Consumer, type Producer, type Target, type Tensor, type Transport,
 import { codeOf, errorOf, everyDtypeSamples, expectSameTensor, expectedGoldenTensors } from '@harmonics/conformance';
 import { SocketConsumer, SocketProducer, SocketServer } from '@harmonics/transport-net';
 import { GrpcServer } from '@harmonics/transport-grpc';
+import { TensorFlightServer } from '@harmonics/transport-flight';
 import { WebSocketServer, wsTransport } from '@harmonics/transport-ws';
 import { makeConsumer, makeProducer } from '@harmonics/url';
 
@@ -198,6 +199,46 @@ describe('grpc:', () => {
     for await (const t of p) got.push(t);
     await closing;
     expectSameList(got, everyDtypeSamples());
+  });
+});
+
+describe('flight:', () => {
+  it('a client pair through a TensorFlightServer started by the test, on a named stream', async () => {
+    const server = await TensorFlightServer.listen({ port: 0 });
+    const c = await makeConsumer(`flight:127.0.0.1:${server.port}/activations?batchRows=4`);
+    const p = await makeProducer(`flight://127.0.0.1:${server.port}/activations`);
+    expectSameList(await roundTrip(c, p, everyDtypeSamples()), everyDtypeSamples());
+    expect(server.listStreams().map((s) => [s.name, s.state])).toEqual([['activations', 'ended']]);
+    await server.close();
+  });
+
+  it('?listen runs a TensorFlightServer; ?maxMessageBytes is its limit', async () => {
+    const { made, port } = await listening((onListening) => makeProducer('flight:127.0.0.1:0?listen&maxMessageBytes=8388608', { onListening }));
+    const c = await makeConsumer(`flight:127.0.0.1:${port}`);
+    expectSameList(await roundTrip(c, made as Producer, expectedGoldenTensors()), expectedGoldenTensors());
+
+    const { made: small, port: port2 } = await listening((onListening) => makeProducer('flight:127.0.0.1:0?listen&maxMessageBytes=100000', { onListening }));
+    const big = await makeConsumer(`flight:127.0.0.1:${port2}`);
+    await big.push(tensor('float32', [100_000])).catch(() => undefined); // handed to gRPC; the server refuses it
+    expect(await codeOf(big.close())).toBe('ERR_TOO_LARGE');
+    await small.close();
+  });
+
+  it('a listening consumer serves a remote producer of its stream, and its close waits for the drain', async () => {
+    const { made, port } = await listening((onListening) => makeConsumer('flight:127.0.0.1:0/out?listen&closeTimeoutMs=20000', { onListening }));
+    const c = made as Consumer;
+    for (const t of everyDtypeSamples()) await c.push(t);
+    const closing = c.close();
+    const p = await makeProducer(`flight:127.0.0.1:${port}/out`);
+    const got: Tensor[] = [];
+    for await (const t of p) got.push(t);
+    await closing;
+    await p.close();
+    expectSameList(got, everyDtypeSamples());
+  });
+
+  it('an unknown parameter is ERR_UNSUPPORTED_SCHEME', async () => {
+    expect(await codeOf(makeProducer('flight:127.0.0.1:8815?batchRows=4'))).toBe('ERR_UNSUPPORTED_SCHEME');
   });
 });
 
