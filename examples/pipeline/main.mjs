@@ -1,11 +1,10 @@
 // The README's main job: a small MLP split by layer across separate Node
-// processes joined by URLs (default file → tcp → grpc → ws → file), checked
+// processes joined by URLs (default file → tcp → grpc → ws → flight → file), checked
 // bit for bit against the single-process forward pass, with a table per hop.
 //
-//   node main.mjs [--hops file,tcp,grpc,ws,file] [--tensors 200] [--rows 32] [--timeout-s 120]
+//   node main.mjs [--hops file,tcp,grpc,ws,flight,file] [--tensors 200] [--rows 32] [--timeout-s 120]
 //
-// Hops: file, tcp, unix, grpc, ws (flight once @harmonics/transport-flight is
-// installed). N hops make N-1 stage processes; the 4 layers are spread over
+// Hops: file, tcp, unix, grpc, ws, flight. N hops make N-1 stage processes; the 4 layers are spread over
 // them in order (a stage may be a pure relay). The first hop is fed by this
 // process, the last one is read by it.
 import { fork } from 'node:child_process';
@@ -24,7 +23,7 @@ import { LAYERS, forward, makeInput, makeWeights } from './model.mjs';
 const HOP_KINDS = ['file', 'tcp', 'unix', 'grpc', 'ws', 'flight'];
 const { values: args } = parseArgs({
   options: {
-    hops: { type: 'string', default: 'file,tcp,grpc,ws,file' },
+    hops: { type: 'string', default: 'file,tcp,grpc,ws,flight,file' },
     tensors: { type: 'string', default: '200' },
     rows: { type: 'string', default: '32' },
     'timeout-s': { type: 'string', default: '120' },
@@ -33,7 +32,7 @@ const { values: args } = parseArgs({
   },
 });
 if (args.help) {
-  console.log('usage: node main.mjs [--hops file,tcp,grpc,ws,file] [--tensors 200] [--rows 32] [--timeout-s 120]');
+  console.log('usage: node main.mjs [--hops file,tcp,grpc,ws,flight,file] [--tensors 200] [--rows 32] [--timeout-s 120]');
   console.log(`hops: ${HOP_KINDS.join(', ')}; N hops make N-1 stage processes`);
   process.exit(0);
 }

@@ -19,7 +19,7 @@ function rows(stdout: string): [string, number][] {
 }
 
 describe('examples/pipeline', () => {
-  it('the default chain file → tcp → grpc → ws → file matches the single-process forward pass bit for bit', () => {
+  it('the default chain file → tcp → grpc → ws → flight → file matches the single-process forward pass bit for bit', () => {
     const r = run('--tensors', '12', '--rows', '4');
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
@@ -28,6 +28,7 @@ describe('examples/pipeline', () => {
       ['tcp', 12],
       ['grpc', 12],
       ['ws', 12],
+      ['flight', 12],
       ['file', 12],
     ]);
     expect(r.stdout).toContain('OK: the distributed output of 12 tensors matches the single-process forward pass bit for bit');
@@ -49,12 +50,16 @@ describe('examples/pipeline', () => {
     expect(r.stdout).not.toContain('OK:');
   });
 
-  // Until @harmonics/transport-flight exists (issue 7); then this becomes a flight hop that must pass.
-  it('a hop whose transport is not installed fails with its error code, not a hang', () => {
-    const r = run('--hops', 'file,flight,file', '--tensors', '2', '--timeout-s', '60');
-    expect(r.status).toBe(1);
-    expect(r.stderr).toContain('ERR_TRANSPORT_NOT_INSTALLED');
-    expect(r.stderr).toContain('npm install @harmonics/transport-flight');
+  it('flight as the first and the last hop: the coordinator feeds and reads Arrow Flight streams', () => {
+    const r = run('--hops', 'flight,grpc,flight', '--tensors', '7', '--rows', '3');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(rows(r.stdout)).toEqual([
+      ['flight', 7],
+      ['grpc', 7],
+      ['flight', 7],
+    ]);
+    expect(r.stdout).toContain('OK: the distributed output of 7 tensors matches');
   });
 
   it('bad arguments exit 2 with a usage hint', () => {
