@@ -588,7 +588,7 @@ export class TensorFlightServer {
         }
       });
     };
-    const sendSchema = (t: Tensor, key: string): void => {
+    const sendSchema = (t: Pick<Tensor, 'dtype' | 'shape'>, key: string): void => {
       write(flightData({ header: cachedLayout(t.dtype, t.shape, key).schemaMessage, body: [], bodyLength: 0 }));
       sentKey = key;
     };

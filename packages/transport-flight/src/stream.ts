@@ -38,7 +38,8 @@ export class TensorStream {
   failure: HarmonicsError | undefined;
   /** The key of the last tensor put, for describing an empty stream. */
   lastKey: string | undefined;
-  lastTensor: Tensor | undefined;
+  /** dtype and shape of the last tensor put (not the tensor: its memory is the reader's once taken). */
+  lastTensor: Pick<Tensor, 'dtype' | 'shape'> | undefined;
   /** Tensors ever put (a retained stream's length; a queue's total throughput). */
   total = 0;
 
@@ -83,9 +84,16 @@ export class TensorStream {
       r.pos += n;
       return;
     }
-    for (let i = 0; i < n; i++) this.queuedBytes -= this.items[this.head + i].tensor.data.byteLength;
+    for (let i = 0; i < n; i++) {
+      this.queuedBytes -= this.items[this.head + i].tensor.data.byteLength;
+      // Taken: drop the reference now, so the tensor's memory can be freed (and reused).
+      this.items[this.head + i] = undefined as unknown as StreamItem;
+    }
     this.head += n;
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
       this.head = 0;
     }
@@ -96,8 +104,8 @@ export class TensorStream {
     const key = layoutKey(t.dtype, t.shape);
     this.items.push({ tensor: t, key });
     this.queuedBytes += t.data.byteLength;
+    if (this.lastKey !== key) this.lastTensor = { dtype: t.dtype, shape: Array.from(t.shape) };
     this.lastKey = key;
-    this.lastTensor = t;
     this.total++;
     this.wake(this.itemWaiters);
   }

@@ -21,6 +21,7 @@ import { batchHeader, transpose } from '../src/arrow';
 import { flightData } from '../src/flight-data';
 import { DESCRIPTOR_PATH, decodeAction, decodeFlightInfo, encodeAction, encodeDescriptor, encodeFlightInfo } from '../src/proto';
 import { methodPath } from '../src/service';
+import { TensorStream } from '../src/stream';
 
 const TLS_KEY = readFileSync(join(__dirname, 'fixtures/key.pem'));
 const TLS_CERT = readFileSync(join(__dirname, 'fixtures/cert.pem'));
@@ -295,3 +296,17 @@ describe('TensorFlightServer', () => {
   });
 });
 
+
+describe('TensorStream', () => {
+  it('drops its reference to a tensor once a reader took it (the memory can be freed while the stream lives on)', () => {
+    const s = new TensorStream('s', false, 1024, 1 << 30);
+    const sent = [0, 1, 2].map((i) => tensor('int32', [1], [i]));
+    for (const t of sent) s.put(t);
+    const r = s.newReader();
+    s.advance(r, 2);
+    const held = (s as unknown as { items: unknown[] }).items.filter((item) => item !== undefined).map((item) => (item as { tensor: Tensor }).tensor);
+    expect(held).toEqual([sent[2]]);
+    expect(s.lastTensor).toEqual({ dtype: 'int32', shape: [1] });
+    expect(s.lastTensor).not.toBe(sent[2]);
+  });
+});
