@@ -10,7 +10,7 @@ const NODE_PEER = fileURLToPath(new URL('./flight-peer.js', import.meta.url));
 const PY_SCRIPT = fileURLToPath(new URL('../flight_pyarrow.py', import.meta.url));
 const PYTHON = process.env.HARMONICS_PYTHON ?? fileURLToPath(new URL('../../../.tools/py/bin/python', import.meta.url));
 const ELEMENTS = 1024 * 1024;
-const COUNT = 48;
+const COUNT = 128;
 
 interface Proc {
   line(): Promise<string>;

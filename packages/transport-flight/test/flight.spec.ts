@@ -123,6 +123,29 @@ describe('TensorFlightServer', () => {
     }
   });
 
+  it('received tensors are views of the FlightData message (data_header padding aligns the body): no copy of ours', async () => {
+    server = await TensorFlightServer.listen();
+    const consumer = new FlightConsumer('127.0.0.1', server.port!);
+    const producer = new FlightProducer('127.0.0.1', server.port!);
+    const sent = [sampleTensor('float64', [1000], 1), sampleTensor('int64', [3, 5], 2), sampleTensor('float32', [300, 300], 3)];
+    for (const t of sent) await consumer.push(t);
+    await consumer.close();
+    const got = await readAll(producer);
+    got.forEach((t, i) => {
+      expectSameTensor(t, sent[i]);
+      expect(t.data.byteOffset % 8).toBe(0);
+      // The body field's tag (1000, length-delimited: 0xC2 0x3E) and its length varint sit right before the data.
+      const before = new Uint8Array(t.data.buffer, t.data.byteOffset - 8, 8);
+      const body = (t.data.byteLength + 7) & ~7;
+      const varint: number[] = [];
+      for (let n = body; ; n = Math.floor(n / 128)) {
+        varint.push(n >= 128 ? (n & 0x7f) | 0x80 : n);
+        if (n < 128) break;
+      }
+      expect(Array.from(before.subarray(8 - varint.length - 2))).toEqual([0xc2, 0x3e, ...varint]);
+    });
+  });
+
   it('a DoPut whose schema has no tensor column, or an unknown value type, ends INVALID_ARGUMENT with our error code', async () => {
     server = await TensorFlightServer.listen();
     const plain = Message.encode(Message.from(new Schema([new Field('x', new Utf8(), true)])));
