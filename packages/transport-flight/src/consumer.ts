@@ -55,7 +55,12 @@ interface Batch {
   layout: SendLayout;
   buf: Uint8Array;
   rows: number;
+  /** Rows this batch takes: batchRows, fewer when they would pass MAX_BATCH_BYTES or maxMessageSize. */
+  capacity: number;
 }
+
+/** Most tensor bytes one batch built by `batchRows` carries (a larger tensor goes alone). */
+const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 
 const RESOLVED: Promise<void> = Promise.resolve();
 const identity = (b: Buffer): Buffer => b;
@@ -125,7 +130,6 @@ class LocalConsumer implements ConsumerImpl {
     if (t.data.length !== count || !(t.data instanceof info.array)) {
       throw new HarmonicsError('ERR_BAD_SHAPE', `tensor data holds ${t.data.length} ${t.data.constructor.name} elements; a ${t.dtype} tensor of shape [${t.shape.join(', ')}] needs ${count}`);
     }
-    if (t.data.byteLength > this.server.maxMessageSize) throw tooLargeError('tensor', t.data.byteLength, this.server.maxMessageSize);
     const copy = { dtype: t.dtype, shape: Array.from(t.shape), data: t.data.slice() } as Tensor;
     await this.server.putTensor(copy, { stream: this.stream, signal });
   }
@@ -199,12 +203,14 @@ class NetworkConsumer implements ConsumerImpl {
     let flushFirst: Promise<void> | undefined;
     if (this.batch !== undefined && this.batch.layout.key !== layout.key) flushFirst = this.flushBatch();
     if (this.batch === undefined) {
-      this.batch = { layout, buf: new Uint8Array(layout.rowBytes * this.batchRows), rows: 0 };
+      const limit = Math.min(MAX_BATCH_BYTES, this.s.maxMessageSize - FRAMING_ALLOWANCE);
+      const capacity = layout.rowBytes === 0 ? this.batchRows : Math.max(1, Math.min(this.batchRows, Math.floor(limit / layout.rowBytes)));
+      this.batch = { layout, buf: new Uint8Array(layout.rowBytes * capacity), rows: 0, capacity };
     }
     const b = this.batch;
     b.buf.set(bytes, b.rows * layout.rowBytes);
     b.rows++;
-    if (b.rows === this.batchRows) return Promise.all([flushFirst, this.flushBatch()]).then(noop);
+    if (b.rows === b.capacity) return Promise.all([flushFirst, this.flushBatch()]).then(noop);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => {

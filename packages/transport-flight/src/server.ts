@@ -12,7 +12,7 @@ import {
   status as Status,
 } from '@grpc/grpc-js';
 import { type AbortOptions, DEFAULT_MAX_MESSAGE_BYTES, HarmonicsError, type Tensor } from '@harmonics/core';
-import { abortError, closedError } from '@harmonics/core/internal';
+import { abortError, closedError, tooLargeError } from '@harmonics/core/internal';
 import { BatchDecoder, batchHeader, receiveLayout } from './arrow.js';
 import { DEFAULT_FLOW_CONTROL_WINDOW, DEFAULT_STREAM, END_ACTION, WRITER_KEY, checkPositive, formatTarget } from './client.js';
 import { CONTINUES_KEY, SHUTTING_DOWN, statusMetadata } from './errors.js';
@@ -230,9 +230,10 @@ export class TensorFlightServer {
   /**
    * Append a tensor to a stream (by reference: do not modify it afterwards);
    * waits while a queue stream is full.
-   * @throws HarmonicsError `ERR_CLOSED` once the server closed.
+   * @throws HarmonicsError `ERR_CLOSED` once the server closed; `ERR_TOO_LARGE` over maxMessageSize.
    */
   async putTensor(t: Tensor, options: { stream?: string } & AbortOptions = {}): Promise<void> {
+    if (t.data.byteLength > this.maxMessageSize) throw tooLargeError('tensor', t.data.byteLength, this.maxMessageSize);
     const s = this.stream(options.stream ?? DEFAULT_STREAM);
     const signal = options.signal;
     while (true) {
@@ -286,11 +287,6 @@ export class TensorFlightServer {
       if (s.state === 'failed') throw s.failure!;
       await waitFor((fn) => s.onItem(fn), signal, what);
     }
-  }
-
-  /** @internal whether the server is shutting down. */
-  get isClosing(): boolean {
-    return this.closing !== undefined;
   }
 
   /**
@@ -521,6 +517,7 @@ export class TensorFlightServer {
           if (fd.descriptor === undefined) {
             throw new HarmonicsError('ERR_PROTOCOL', 'the first FlightData of a DoPut must carry the flight descriptor');
           }
+          if (this.closing !== undefined) return finish(Status.UNAVAILABLE, SHUTTING_DOWN);
           stream = this.stream(descriptorName(decodeDescriptor(fd.descriptor)));
           stream.attach(session);
         }

@@ -193,6 +193,17 @@ describe('TensorFlightServer', () => {
     expectSameTensor(await server.getTensor(), small);
   });
 
+  it('batchRows never builds a batch over maxMessageSize: 50 tensors of 4 KiB with a 64 KiB limit all arrive, in order', async () => {
+    server = await TensorFlightServer.listen({ maxMessageSize: 64 * 1024 });
+    const consumer = new FlightConsumer('127.0.0.1', server.port!, { batchRows: 100, maxMessageSize: 64 * 1024 });
+    const sent = Array.from({ length: 50 }, (_, i) => sampleTensor('float32', [1024], i + 1));
+    for (const t of sent) await consumer.push(t);
+    await consumer.close();
+    const got = await readAll(new FlightProducer('127.0.0.1', server.port!));
+    expect(got.length).toBe(50);
+    sent.forEach((t, i) => expectSameTensor(got[i], t));
+  });
+
   it('no server: the producer and the consumer report ERR_CONNECT', async () => {
     const probe = await TensorFlightServer.listen();
     const port = probe.port!;
