@@ -97,6 +97,7 @@ class LocalProducer implements ProducerImpl {
   private readonly stream: TensorStream;
   private readonly reader: StreamReader;
   private cancel: (() => void) | undefined;
+  private wake: (() => void) | undefined;
 
   constructor(server: TensorFlightServer, options: LocalFlightOptions) {
     this.stream = server.stream(checkStream(options.stream));
@@ -120,19 +121,25 @@ class LocalProducer implements ProducerImpl {
       const onAbort = (): void => {
         this.cancel?.();
         this.cancel = undefined;
+        this.wake = undefined;
         reject(abortError(signal, what));
       };
-      this.cancel = this.stream.onItem(() => {
+      const wake = (): void => {
+        this.cancel?.();
         this.cancel = undefined;
+        this.wake = undefined;
         signal?.removeEventListener('abort', onAbort);
         resolve();
-      });
+      };
+      this.wake = wake;
+      this.cancel = this.stream.onItem(wake);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
+  /** Wakes a waiting next(), which then reports ERR_CLOSED. */
   close(): void {
-    this.cancel?.();
+    this.wake?.();
   }
 }
 

@@ -314,6 +314,16 @@ describe('TensorFlightServer', () => {
     await untrusting.close();
   });
 
+  it('closing a producer while its next() waits rejects that next() with ERR_CLOSED, in memory and over the network', async () => {
+    server = await TensorFlightServer.listen();
+    for (const producer of [new FlightProducer(server, { stream: 'idle' }), new FlightProducer('127.0.0.1', server.port!, { stream: 'idle' })]) {
+      const waiting = producer.next();
+      await new Promise((r) => setTimeout(r, 50));
+      await producer.close();
+      expect(await codeOf(waiting)).toBe('ERR_CLOSED');
+    }
+  });
+
   it('close() ends open streams: a waiting reader gets what is queued, then the end', async () => {
     server = await TensorFlightServer.listen();
     const consumer = new FlightConsumer('127.0.0.1', server.port!);
