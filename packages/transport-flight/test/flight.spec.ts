@@ -21,21 +21,12 @@ import { batchHeader, transpose } from '../src/arrow';
 import { flightData } from '../src/flight-data';
 import { DESCRIPTOR_PATH, decodeAction, decodeFlightInfo, encodeAction, encodeDescriptor, encodeFlightInfo } from '../src/proto';
 import { methodPath } from '../src/service';
+import { readAll } from './read-all';
 import { TensorStream } from '../src/stream';
 
 const TLS_KEY = readFileSync(join(__dirname, 'fixtures/key.pem'));
 const TLS_CERT = readFileSync(join(__dirname, 'fixtures/cert.pem'));
 const identity = (b: Buffer): Buffer => b;
-
-async function readAll(producer: FlightProducer): Promise<Tensor[]> {
-  const out: Tensor[] = [];
-  try {
-    for await (const t of producer) out.push(t);
-  } finally {
-    await producer.close();
-  }
-  return out;
-}
 
 /** A plain grpc-js client sending hand-built FlightData on one DoPut; resolves with the call's status. */
 function rawDoPut(port: number, messages: Buffer[]): Promise<StatusObject> {

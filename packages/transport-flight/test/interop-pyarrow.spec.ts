@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { type Tensor, tensor } from '@harmonics/core';
 import { expectSameTensor } from '@harmonics/conformance';
 import { FlightConsumer, FlightProducer, TensorFlightServer } from '@harmonics/transport-flight';
+import { readAll } from './read-all';
 
 const PYTHON = process.env.HARMONICS_PYTHON ?? resolve(__dirname, '../../../.tools/py/bin/python');
 const PEER = join(__dirname, 'fixtures/pyarrow_peer.py');
@@ -45,16 +46,6 @@ function peer(args: string[]): { child: ChildProcess; lines: AsyncIterator<strin
 async function line(p: ReturnType<typeof peer>): Promise<string | undefined> {
   const r = await p.lines.next();
   return r.done ? undefined : r.value;
-}
-
-async function readAll(producer: FlightProducer): Promise<Tensor[]> {
-  const out: Tensor[] = [];
-  try {
-    for await (const t of producer) out.push(t);
-  } finally {
-    await producer.close();
-  }
-  return out;
 }
 
 it('a pyarrow client authenticates, DoPuts FixedShapeTensorArrays, describes them, and DoGets back what Node queued, bit-exact', async () => {
