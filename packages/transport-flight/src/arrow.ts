@@ -12,7 +12,7 @@ import {
   dtypeInfo,
   elementCount,
 } from '@harmonics/core';
-import { allocAligned } from '@harmonics/core/internal';
+import { allocAligned, checkBool } from '@harmonics/core/internal';
 import {
   type DataType,
   Field,
@@ -405,6 +405,7 @@ export class BatchDecoder {
       return out;
     }
     let region = body.subarray(offset, offset + rows * layout.rowBytes);
+    if (layout.dtype === 'bool') checkBool(region);
     if (region.byteOffset % layout.elementSize !== 0) {
       const copy = allocAligned(region.length);
       copy.set(region);

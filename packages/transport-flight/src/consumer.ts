@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ClientDuplexStream, StatusObject } from '@grpc/grpc-js';
 import { status as Status } from '@grpc/grpc-js';
 import { type AbortOptions, BaseConsumer, HarmonicsError, type Tensor, dtypeInfo, elementCount } from '@harmonics/core';
-import { abortError, closedError, noop, tooLargeError } from '@harmonics/core/internal';
+import { abortError, checkBool, closedError, noop, tooLargeError } from '@harmonics/core/internal';
 import { type SendLayout, batchHeader, layoutKey } from './arrow.js';
 import {
   type ClientSettings,
@@ -130,6 +130,7 @@ class LocalConsumer implements ConsumerImpl {
     if (t.data.length !== count || !(t.data instanceof info.array)) {
       throw new HarmonicsError('ERR_BAD_SHAPE', `tensor data holds ${t.data.length} ${t.data.constructor.name} elements; a ${t.dtype} tensor of shape [${t.shape.join(', ')}] needs ${count}`);
     }
+    if (t.dtype === 'bool') checkBool(t.data as Uint8Array);
     const copy = { dtype: t.dtype, shape: Array.from(t.shape), data: t.data.slice() } as Tensor;
     await this.server.putTensor(copy, { stream: this.stream, signal });
   }
@@ -171,6 +172,7 @@ class NetworkConsumer implements ConsumerImpl {
       if (t.data.length !== layout.listSize || !(t.data instanceof dtypeInfo(t.dtype).array)) {
         throw new HarmonicsError('ERR_BAD_SHAPE', `tensor data holds ${t.data.length} ${t.data.constructor.name} elements; a ${t.dtype} tensor of shape [${t.shape.join(', ')}] needs ${layout.listSize}`);
       }
+      if (t.dtype === 'bool') checkBool(t.data as Uint8Array);
       const size = layout.rowBytes + FRAMING_ALLOWANCE;
       if (size > this.s.maxMessageSize) throw tooLargeError('Flight message', size, this.s.maxMessageSize);
     } catch (err) {

@@ -17,7 +17,7 @@ import {
   sendLayout,
 } from '@harmonics/transport-flight';
 import { Field, FixedSizeList, Message, Schema, Utf8 } from 'apache-arrow';
-import { batchHeader, transpose } from '../src/arrow';
+import { BatchDecoder, batchHeader, transpose } from '../src/arrow';
 import { flightData } from '../src/flight-data';
 import { DESCRIPTOR_PATH, decodeAction, decodeFlightInfo, encodeAction, encodeDescriptor, encodeFlightInfo } from '../src/proto';
 import { methodPath } from '../src/service';
@@ -79,6 +79,19 @@ describe('tensor ↔ Arrow', () => {
       expect(receiveLayout(l.schemaMessage).dtype).toBe(dtype);
     }
     expect(receiveLayout(sendLayout('uint16', [2]).schemaMessage).dtype).toBe('uint16');
+  });
+
+  it('bool elements other than 0/1 are ERR_BAD_DTYPE, sending and receiving', async () => {
+    const bad = { dtype: 'bool', shape: [3], data: new Uint8Array([0, 2, 1]) } as Tensor;
+    const mem = new TensorFlightServer();
+    expect(await codeOf(new FlightConsumer(mem).push(bad))).toBe('ERR_BAD_DTYPE');
+    const layout = sendLayout('bool', [3]);
+    const decoder = new BatchDecoder(receiveLayout(layout.schemaMessage));
+    const body = new Uint8Array(8);
+    body.set([1, 0, 1]);
+    expectSameTensor(decoder.decode(batchHeader(layout, 1), body)[0], tensor('bool', [3], [1, 0, 1]));
+    body[1] = 7;
+    expect(() => decoder.decode(batchHeader(layout, 1), body)).toThrow(expect.objectContaining({ code: 'ERR_BAD_DTYPE' }));
   });
 
   it('transposes by the canonical permutation: logical dim i is physical dim permutation[i]', () => {
