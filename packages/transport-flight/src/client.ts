@@ -98,6 +98,10 @@ export function makeClient(host: string, port: number, options: FlightClientOpti
     // messages both ways over one Node http2 connection with large windows
     // can stall (found in transport-grpc).
     'grpc.use_local_subchannel_pool': 1,
+    // No transparent retries: a DoPut writes its messages to HTTP/2 itself
+    // (direct.ts), which grpc-js could not replay on a retried attempt. A
+    // refused stream fails the call instead, as any broken call does.
+    'grpc.enable_retries': 0,
     ...options.channelOptions,
   };
   let creds = options.credentials;

@@ -14,6 +14,7 @@ import {
   makeClient,
 } from './client.js';
 import { callError, withErrorCode } from './errors.js';
+import { type DirectStream, directWrites, grpcPrefix, waitForClientStream } from './direct.js';
 import { LazyFlightData, flightData } from './flight-data.js';
 import { cachedLayout } from './layouts.js';
 import { DESCRIPTOR_PATH, encodeAction, encodeDescriptor, encodeUtf8 } from './proto.js';
@@ -32,6 +33,14 @@ export interface FlightConsumerOptions extends FlightClientOptions {
   batchRows?: number;
   /** Bytes written to the DoPut call but not yet taken by HTTP/2 before push() waits. Default 8 MiB. */
   highWaterMark?: number;
+  /**
+   * Write DoPut messages straight to the HTTP/2 stream under grpc-js,
+   * tensors as they are (no copy; `push()` then resolves once a large
+   * tensor is written out). False sends them through grpc-js, which copies
+   * each into a new buffer. Default true; a call falls back by itself when
+   * grpc-js's internals are not what it expects.
+   */
+  directWrites?: boolean;
 }
 
 /** Options of a {@link FlightConsumer} into an in-memory server. */
@@ -44,6 +53,8 @@ const FRAMING_ALLOWANCE = 1024;
 
 interface PutCall {
   stream: ClientDuplexStream<Buffer, Buffer>;
+  /** The HTTP/2 stream the messages of this call are written to directly, or undefined (through grpc-js). */
+  h2?: DirectStream;
   layout: SendLayout;
   pending: number;
   done: boolean;
@@ -147,6 +158,7 @@ class NetworkConsumer implements ConsumerImpl {
   private readonly writer = randomUUID();
   private readonly batchRows: number;
   private readonly highWaterMark: number;
+  private readonly direct: boolean;
   private call: PutCall | undefined;
   private failure: HarmonicsError | undefined;
   private tail: Promise<void> = RESOLVED;
@@ -162,6 +174,7 @@ class NetworkConsumer implements ConsumerImpl {
     this.s = makeClient(host, port, options);
     this.batchRows = Math.floor(options.batchRows ?? 1);
     this.highWaterMark = options.highWaterMark ?? 8 * 1024 * 1024;
+    this.direct = options.directWrites !== false;
   }
 
   push(t: Tensor, signal: AbortSignal | undefined): Promise<void> {
@@ -243,10 +256,27 @@ class NetworkConsumer implements ConsumerImpl {
   private write(c: PutCall, msg: Buffer | LazyFlightData): void {
     const len = msg.length;
     c.pending += len;
-    c.stream.write(msg as Buffer, () => {
+    const done = (): void => {
       c.pending -= len;
       if (c.pending <= this.highWaterMark) this.wakeRoom();
-    });
+    };
+    const h2 = c.h2;
+    if (h2 === undefined) {
+      c.stream.write(msg as Buffer, done);
+      return;
+    }
+    directWrites.client++;
+    const chunks = msg instanceof LazyFlightData ? msg.framedChunks() : [grpcPrefix(len), msg];
+    for (let i = 0; i < chunks.length - 1; i++) h2.write(chunks[i]);
+    if (msg instanceof LazyFlightData) {
+      // The tensors are written as they are: push() resolves once they are out (the caller may then reuse them).
+      msg.released = new Promise<void>((resolve) =>
+        h2.write(chunks[chunks.length - 1], () => {
+          done();
+          resolve();
+        }),
+      );
+    } else h2.write(chunks[chunks.length - 1], done);
   }
 
   private wakeRoom(): void {
@@ -256,6 +286,7 @@ class NetworkConsumer implements ConsumerImpl {
   }
 
   private copiedOrDone(msg: LazyFlightData, c: PutCall): Promise<void> {
+    if (msg.released !== undefined) return Promise.race([msg.released, c.finished]);
     return msg.isCopied ? RESOLVED : Promise.race([msg.copied, c.finished]);
   }
 
@@ -328,6 +359,7 @@ class NetworkConsumer implements ConsumerImpl {
       this.wakeRoom();
     });
     this.call = c;
+    if (this.direct) c.h2 = await waitForClientStream(c.stream, () => c.done);
     const descriptor = encodeDescriptor({ type: DESCRIPTOR_PATH, path: [this.s.stream] });
     this.write(c, flightData({ descriptor, header: layout.schemaMessage, body: [], bodyLength: 0 }));
     return c;
@@ -366,3 +398,4 @@ class NetworkConsumer implements ConsumerImpl {
     });
   }
 }
+

@@ -103,6 +103,8 @@ export class LazyFlightData {
   private resolveCopied!: () => void;
   readonly copied: Promise<void> = new Promise<void>((r) => (this.resolveCopied = r));
   isCopied = false;
+  /** Set when the message was written without grpc-js: resolves once the tensors' memory was written out. */
+  released: Promise<void> | undefined;
 
   constructor(parts: FlightDataParts) {
     const { prefix, pad } = prefixLayout(parts);
@@ -113,6 +115,28 @@ export class LazyFlightData {
 
   get byteLength(): number {
     return this.length;
+  }
+
+  /**
+   * The gRPC-framed message as buffers to write in order, without copying the
+   * body: the 5-byte gRPC message prefix and the FlightData fields before the
+   * body in one small buffer, then the body's parts (views of the tensors),
+   * then its zero padding.
+   */
+  framedChunks(): Uint8Array[] {
+    const p = this.parts!;
+    const prefixLength = this.length - p.bodyLength;
+    const head = new Uint8Array(5 + prefixLength);
+    new DataView(head.buffer).setUint32(1, this.length);
+    writePrefix(p, this.pad, head, 5);
+    const out: Uint8Array[] = [head];
+    let n = 0;
+    for (const part of p.body) {
+      if (part.length > 0) out.push(part);
+      n += part.length;
+    }
+    if (n < p.bodyLength) out.push(new Uint8Array(p.bodyLength - n));
+    return out;
   }
 
   copy(target: Uint8Array, targetStart = 0): number {

@@ -16,7 +16,7 @@ import { abortError, closedError, tooLargeError } from '@harmonics/core/internal
 import { BatchDecoder, batchHeader, receiveLayout } from './arrow.js';
 import { DEFAULT_FLOW_CONTROL_WINDOW, DEFAULT_STREAM, END_ACTION, WRITER_KEY, checkPositive, formatTarget } from './client.js';
 import { CONTINUES_KEY, SHUTTING_DOWN, statusMetadata } from './errors.js';
-import { type LazyFlightData, flightData, parseFlightData } from './flight-data.js';
+import { LazyFlightData, flightData, parseFlightData } from './flight-data.js';
 import { cachedLayout } from './layouts.js';
 import {
   DESCRIPTOR_CMD,
@@ -33,6 +33,7 @@ import {
   encodeUtf8,
   ProtoReader,
 } from './proto.js';
+import { type DirectStream, directWrites, grpcPrefix, serverStreamOf } from './direct.js';
 import { flightService } from './service.js';
 import { type StreamItem, type StreamOptions, type StreamReader, TensorStream } from './stream.js';
 
@@ -101,6 +102,13 @@ export interface TensorFlightListenOptions extends TensorFlightServerOptions {
   verifyToken?: (token: string | undefined, method: string, metadata: Metadata) => boolean | Promise<boolean>;
   /** HTTP/2 flow-control window per stream and connection. Default 16 MiB. */
   flowControlWindow?: number;
+  /**
+   * DoGet writes its messages straight to the HTTP/2 stream under grpc-js,
+   * tensors as they are (no copy). False sends them through grpc-js, which
+   * copies each into a new buffer. Default true; it falls back by itself
+   * when the call is not the plain one it expects (e.g. with interceptors).
+   */
+  directWrites?: boolean;
   /** Further grpc-js server options. */
   serverOptions?: ServerOptions;
 }
@@ -366,7 +374,7 @@ export class TensorFlightServer {
         if (schema === undefined) throw status(Status.NOT_FOUND, `stream ${JSON.stringify(s.name)} has no schema yet (nothing was put)`);
         return encodeSchemaResult(schema);
       }),
-      DoGet: guard('DoGet', (call: ServerWritableStream<Buffer, Buffer>) => this.onDoGet(call), refuseStream),
+      DoGet: guard('DoGet', (call: ServerWritableStream<Buffer, Buffer>) => this.onDoGet(call, options), refuseStream),
       DoPut: guard('DoPut', (call: ServerDuplexStream<Buffer, Buffer>) => this.onDoPut(call), refuseStream),
       DoExchange: (call: ServerDuplexStream<Buffer, Buffer>) =>
         refuseStream(call, Status.UNIMPLEMENTED, 'DoExchange is not implemented; use DoPut and DoGet'),
@@ -553,7 +561,7 @@ export class TensorFlightServer {
     call.on('cancelled', () => finish(Status.CANCELLED, 'cancelled by the client'));
   }
 
-  private onDoGet(call: ServerWritableStream<Buffer, Buffer>): void {
+  private onDoGet(call: ServerWritableStream<Buffer, Buffer>, options: TensorFlightListenOptions): void {
     let done = false;
     let pending = 0;
     let waitingForFlush = false;
@@ -574,16 +582,27 @@ export class TensorFlightServer {
     };
     const active: ActiveCall = { end: (code, details) => finish(code, details) };
     this.calls.add(active);
+    const flushed = (len: number) => (): void => {
+      pending -= len;
+      if (waitingForFlush && pending <= GET_HIGH_WATER_BYTES) {
+        waitingForFlush = false;
+        pump();
+      }
+    };
+    // Decided at the first message, so that every message of the call takes the same path (in order).
+    let direct: DirectStream | undefined | null = null;
     const write = (msg: Buffer | LazyFlightData): void => {
       const len = msg.length;
       pending += len;
-      call.write(msg as Buffer, () => {
-        pending -= len;
-        if (waitingForFlush && pending <= GET_HIGH_WATER_BYTES) {
-          waitingForFlush = false;
-          pump();
-        }
-      });
+      if (direct === null) direct = options.directWrites === false ? undefined : serverStreamOf(call);
+      if (direct === undefined) {
+        call.write(msg as Buffer, flushed(len));
+        return;
+      }
+      directWrites.server++;
+      const chunks = msg instanceof LazyFlightData ? msg.framedChunks() : [grpcPrefix(len), msg];
+      for (let i = 0; i < chunks.length - 1; i++) direct.write(chunks[i]);
+      direct.write(chunks[chunks.length - 1], flushed(len));
     };
     const sendSchema = (t: Pick<Tensor, 'dtype' | 'shape'>, key: string): void => {
       write(flightData({ header: cachedLayout(t.dtype, t.shape, key).schemaMessage, body: [], bodyLength: 0 }));

@@ -23,6 +23,7 @@ import { DESCRIPTOR_PATH, decodeAction, decodeFlightInfo, encodeAction, encodeDe
 import { methodPath } from '../src/service';
 import { readAll } from './read-all';
 import { TensorStream } from '../src/stream';
+import { directWrites } from '../src/direct';
 
 const TLS_KEY = readFileSync(join(__dirname, 'fixtures/key.pem'));
 const TLS_CERT = readFileSync(join(__dirname, 'fixtures/cert.pem'));
@@ -148,6 +149,46 @@ describe('TensorFlightServer', () => {
       }
       expect(Array.from(before.subarray(8 - varint.length - 2))).toEqual([0xc2, 0x3e, ...varint]);
     });
+  });
+
+  it('DoGet writes straight to HTTP/2 under grpc-js (the internals it relies on are there); directWrites: false goes through grpc-js; both bit-exact', async () => {
+    const sent = [sampleTensor('float32', [256, 1024], 5), tensor('int8', [3], [1, -2, 3]), sampleTensor('uint16', [70_000], 6)];
+    for (const direct of [true, false]) {
+      const s = await TensorFlightServer.listen({ directWrites: direct });
+      try {
+        for (const t of sent) await s.putTensor(t);
+        s.endStream();
+        const before = directWrites.server;
+        const got = await readAll(new FlightProducer('127.0.0.1', s.port!));
+        expect(got.length).toBe(sent.length);
+        sent.forEach((t, i) => expectSameTensor(got[i], t));
+        // schema + one batch per dtype/shape (three DoGets: the schema changes twice)
+        expect(directWrites.server - before).toBe(direct ? 6 : 0);
+      } finally {
+        await s.close({ timeoutMs: 0 });
+      }
+    }
+  });
+
+  it('DoPut writes straight to HTTP/2 under grpc-js (the internals it relies on are there); directWrites: false goes through grpc-js; both bit-exact', async () => {
+    const sent = [sampleTensor('float32', [256, 1024], 7), tensor('int8', [3], [1, -2, 3]), sampleTensor('uint16', [70_000], 8)];
+    for (const direct of [true, false]) {
+      server = await TensorFlightServer.listen();
+      const before = directWrites.client;
+      const consumer = new FlightConsumer('127.0.0.1', server.port!, { directWrites: direct });
+      for (const t of sent) {
+        const copy = { ...t, data: t.data.slice() } as Tensor;
+        await consumer.push(copy);
+        (copy.data as Uint8Array).fill(0); // the caller reuses it once push() resolved
+      }
+      await consumer.close();
+      // three DoPuts (the schema changes twice), each a schema message and a batch
+      expect(directWrites.client - before).toBe(direct ? 6 : 0);
+      const got = await readAll(new FlightProducer('127.0.0.1', server.port!));
+      expect(got.length).toBe(sent.length);
+      sent.forEach((t, i) => expectSameTensor(got[i], t));
+      await server.close({ timeoutMs: 0 });
+    }
   });
 
   it('a DoPut whose schema has no tensor column, or an unknown value type, ends INVALID_ARGUMENT with our error code', async () => {
