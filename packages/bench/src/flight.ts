@@ -1,10 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { tensor } from '@harmonics/core';
 import { FlightConsumer, FlightProducer } from '@harmonics/transport-flight';
-import { type Case, sink } from './harness.js';
+import { type Case, type Peer, sink, spawnPeer } from './harness.js';
 
 const NODE_PEER = fileURLToPath(new URL('./flight-peer.js', import.meta.url));
 const PY_SCRIPT = fileURLToPath(new URL('../flight_pyarrow.py', import.meta.url));
@@ -12,25 +10,7 @@ const PYTHON = process.env.HARMONICS_PYTHON ?? fileURLToPath(new URL('../../../.
 const ELEMENTS = 1024 * 1024;
 const COUNT = 128;
 
-interface Proc {
-  line(): Promise<string>;
-  exited: Promise<void>;
-  child: ChildProcess;
-}
-
-function start(cmd: string, args: string[], stdin: 'ignore' | 'pipe' = 'ignore'): Proc {
-  const child = spawn(cmd, args, { stdio: [stdin, 'pipe', 'inherit'] });
-  const exited = new Promise<void>((resolve, reject) =>
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${args.join(' ')} exited with ${code}`)))),
-  );
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-  const line = async (): Promise<string> => {
-    const r = await Promise.race([lines.next(), exited.then(() => ({ done: true, value: '' }))]);
-    if (r.done) throw new Error(`${args.join(' ')} ended early`);
-    return String(r.value).trim();
-  };
-  return { line, exited, child };
-}
+const start = (cmd: string, args: string[], stdin: 'ignore' | 'pipe' = 'ignore'): Peer => spawnPeer('flight bench peer', cmd, args, stdin);
 
 function payload() {
   const t = tensor('float32', [ELEMENTS]);

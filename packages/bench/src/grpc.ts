@@ -1,34 +1,15 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Client, Metadata, credentials } from '@grpc/grpc-js';
 import { encodedByteLength, tensor } from '@harmonics/core';
 import { GrpcConsumer, GrpcProducer, POP_PATH, PUSH_PATH } from '@harmonics/transport-grpc';
-import { type Case, sink } from './harness.js';
+import { type Case, type Peer, sink, spawnPeer } from './harness.js';
 
 const PEER = fileURLToPath(new URL('./grpc-peer.js', import.meta.url));
 const identity = (b: Buffer): Buffer => b;
 
-interface Peer {
-  port: number;
-  /** The next line the peer prints ("done"). */
-  line(): Promise<string>;
-  exited: Promise<void>;
-  child: ChildProcess;
-}
-
-async function startPeer(args: string[]): Promise<Peer> {
-  const child = spawn(process.execPath, [PEER, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise<void>((resolve, reject) =>
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`grpc bench peer ${args.join(' ')} exited with ${code}`)))),
-  );
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-  const line = async (): Promise<string> => {
-    const r = await Promise.race([lines.next(), exited.then(() => ({ done: true, value: '' }))]);
-    if (r.done) throw new Error(`grpc bench peer ${args.join(' ')} ended early`);
-    return String(r.value).trim();
-  };
-  return { port: Number(await line()), line, exited, child };
+async function startPeer(args: string[]): Promise<Peer & { port: number }> {
+  const peer = spawnPeer('grpc bench peer', process.execPath, [PEER, ...args]);
+  return { ...peer, port: Number(await peer.line()) };
 }
 
 function magic(): Metadata {

@@ -1,4 +1,6 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
 
 /** One printed/JSON row: `value` and `baselineValue` are medians over `runs`. */
 export interface BenchRow {
@@ -113,3 +115,26 @@ export function printHeader(): void {
 
 /** Keeps results alive so the engine cannot drop the work. */
 export const sink = { value: 0 };
+
+/** A peer process of a two-process row: its stdout read line by line. */
+export interface Peer {
+  /** The next line it prints; rejects if it exits first. */
+  line(): Promise<string>;
+  /** Resolves when it exits with 0, rejects otherwise. */
+  exited: Promise<void>;
+  child: ChildProcess;
+}
+
+export function spawnPeer(name: string, cmd: string, args: string[], stdin: 'ignore' | 'pipe' = 'ignore'): Peer {
+  const child = spawn(cmd, args, { stdio: [stdin, 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve, reject) =>
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${name} ${args.join(' ')} exited with ${code}`)))),
+  );
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const line = async (): Promise<string> => {
+    const r = await Promise.race([lines.next(), exited.then(() => ({ done: true, value: '' }))]);
+    if (r.done) throw new Error(`${name} ${args.join(' ')} ended early`);
+    return String(r.value).trim();
+  };
+  return { line, exited, child };
+}

@@ -174,7 +174,12 @@ export function encodedByteLength(t: Tensor): number {
   return recordHeaderLength(t.shape.length) + t.data.byteLength;
 }
 
-function checkEncodable(t: Tensor): DTypeInfo {
+/**
+ * The dtype of `t` after checking that its data holds `prod(shape)` elements
+ * of the dtype's size: what every sender checks before its bytes go out.
+ * @throws HarmonicsError `ERR_BAD_DTYPE` for an unknown dtype, `ERR_BAD_SHAPE` otherwise.
+ */
+export function checkTensorData(t: Tensor): DTypeInfo {
   const info = dtypeInfo(t.dtype);
   const count = elementCount(t.shape);
   if (t.data.length !== count || t.data.BYTES_PER_ELEMENT !== info.size) {
@@ -183,6 +188,11 @@ function checkEncodable(t: Tensor): DTypeInfo {
       `tensor ${t.dtype} [${t.shape.join(', ')}] has ${t.data.length} elements of ${t.data.BYTES_PER_ELEMENT} bytes; expected ${count} of ${info.size}`,
     );
   }
+  return info;
+}
+
+function checkEncodable(t: Tensor): DTypeInfo {
+  const info = checkTensorData(t);
   for (const d of t.shape) {
     if (d > MAX_U32) throw new HarmonicsError('ERR_BAD_SHAPE', `dim ${d} does not fit the wire format's u32 dims`);
   }

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { ClientDuplexStream, StatusObject } from '@grpc/grpc-js';
 import { status as Status } from '@grpc/grpc-js';
-import { type AbortOptions, BaseConsumer, HarmonicsError, type Tensor, dtypeInfo, elementCount } from '@harmonics/core';
-import { abortError, checkBool, closedError, noop, tooLargeError } from '@harmonics/core/internal';
-import { type SendLayout, batchHeader, layoutKey } from './arrow.js';
+import { type AbortOptions, BaseConsumer, HarmonicsError, type Tensor, tensorBytes } from '@harmonics/core';
+import { Ring, abortError, checkBool, checkTensorData, closedError, noop, tooLargeError } from '@harmonics/core/internal';
+import { type SendLayout, batchHeader } from './arrow.js';
 import {
   type ClientSettings,
   END_ACTION,
@@ -14,12 +14,13 @@ import {
   makeClient,
 } from './client.js';
 import { callError, withErrorCode } from './errors.js';
-import { type DirectStream, directWrites, grpcPrefix, waitForClientStream } from './direct.js';
+import { type DirectStream, directWrites, waitForClientStream, writeMessage } from './direct.js';
 import { LazyFlightData, flightData } from './flight-data.js';
 import { cachedLayout } from './layouts.js';
 import { DESCRIPTOR_PATH, encodeAction, encodeDescriptor, encodeUtf8 } from './proto.js';
 import type { TensorFlightServer } from './server.js';
 import { methodPath } from './service.js';
+import { waitFor } from './wait.js';
 
 /** Options of a {@link FlightConsumer} over the network. */
 export interface FlightConsumerOptions extends FlightClientOptions {
@@ -60,6 +61,9 @@ interface PutCall {
   done: boolean;
   error: unknown;
   finished: Promise<void>;
+  /** Sizes of the messages written and not yet called back, in order (one callback per call, not one closure per message). */
+  sizes: Ring<number>;
+  written: () => void;
 }
 
 interface Batch {
@@ -136,14 +140,14 @@ class LocalConsumer implements ConsumerImpl {
   }
 
   async push(t: Tensor, signal: AbortSignal | undefined): Promise<void> {
-    const info = dtypeInfo(t.dtype);
-    const count = elementCount(t.shape);
-    if (t.data.length !== count || !(t.data instanceof info.array)) {
-      throw new HarmonicsError('ERR_BAD_SHAPE', `tensor data holds ${t.data.length} ${t.data.constructor.name} elements; a ${t.dtype} tensor of shape [${t.shape.join(', ')}] needs ${count}`);
-    }
+    const info = checkTensorData(t);
     if (t.dtype === 'bool') checkBool(t.data as Uint8Array);
-    const copy = { dtype: t.dtype, shape: Array.from(t.shape), data: t.data.slice() } as Tensor;
-    await this.server.putTensor(copy, { stream: this.stream, signal });
+    const max = this.server.maxMessageSize;
+    if (t.data.byteLength > max) throw tooLargeError('tensor', t.data.byteLength, max);
+    // The copy (the caller may reuse its tensor), in the dtype's own typed array.
+    const data = new info.array(t.data.length);
+    new Uint8Array(data.buffer).set(tensorBytes(t));
+    await this.server.putTensor({ dtype: t.dtype, shape: Array.from(t.shape), data } as Tensor, { stream: this.stream, signal });
   }
 
   async close(): Promise<void> {
@@ -180,26 +184,30 @@ class NetworkConsumer implements ConsumerImpl {
   push(t: Tensor, signal: AbortSignal | undefined): Promise<void> {
     let layout: SendLayout;
     try {
-      const key = layoutKey(t.dtype, t.shape);
-      layout = this.call?.layout.key === key ? this.call.layout : cachedLayout(t.dtype, t.shape, key);
-      if (t.data.length !== layout.listSize || !(t.data instanceof dtypeInfo(t.dtype).array)) {
-        throw new HarmonicsError('ERR_BAD_SHAPE', `tensor data holds ${t.data.length} ${t.data.constructor.name} elements; a ${t.dtype} tensor of shape [${t.shape.join(', ')}] needs ${layout.listSize}`);
-      }
+      checkTensorData(t);
       if (t.dtype === 'bool') checkBool(t.data as Uint8Array);
+      layout = this.layoutOf(t);
       const size = layout.rowBytes + FRAMING_ALLOWANCE;
       if (size > this.s.maxMessageSize) throw tooLargeError('Flight message', size, this.s.maxMessageSize);
     } catch (err) {
       return Promise.reject(err);
     }
-    const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    const bytes = tensorBytes(t);
     if (this.batchRows > 1) return this.addToBatch(layout, bytes);
     const c = this.call;
-    if (this.inflight === 0 && c !== undefined && !c.done && c.layout.key === layout.key && this.failure === undefined && c.pending <= this.highWaterMark) {
+    if (this.inflight === 0 && c !== undefined && !c.done && c.layout === layout && this.failure === undefined && c.pending <= this.highWaterMark) {
       const msg = this.message(layout, [bytes], 1);
       this.write(c, msg);
       return msg instanceof LazyFlightData ? this.copiedOrDone(msg, c) : RESOLVED;
     }
     return this.enqueue(() => this.send(layout, [bytes], 1, signal));
+  }
+
+  /** The send layout of `t`: the one in use when dtype and shape match (no key built per tensor), else the cached one. */
+  private layoutOf(t: Tensor): SendLayout {
+    const cur = this.batch?.layout ?? this.call?.layout;
+    if (cur !== undefined && cur.dtype === t.dtype && sameShape(cur.shape, t.shape)) return cur;
+    return cachedLayout(t.dtype, t.shape);
   }
 
   private enqueue(run: () => Promise<void>): Promise<void> {
@@ -256,27 +264,22 @@ class NetworkConsumer implements ConsumerImpl {
   private write(c: PutCall, msg: Buffer | LazyFlightData): void {
     const len = msg.length;
     c.pending += len;
-    const done = (): void => {
-      c.pending -= len;
-      if (c.pending <= this.highWaterMark) this.wakeRoom();
-    };
+    c.sizes.push(len);
     const h2 = c.h2;
     if (h2 === undefined) {
-      c.stream.write(msg as Buffer, done);
+      c.stream.write(msg as Buffer, c.written);
       return;
     }
     directWrites.client++;
-    const chunks = msg instanceof LazyFlightData ? msg.framedChunks() : [grpcPrefix(len), msg];
-    for (let i = 0; i < chunks.length - 1; i++) h2.write(chunks[i]);
     if (msg instanceof LazyFlightData) {
       // The tensors are written as they are: push() resolves once they are out (the caller may then reuse them).
       msg.released = new Promise<void>((resolve) =>
-        h2.write(chunks[chunks.length - 1], () => {
-          done();
+        writeMessage(h2, msg, () => {
+          c.written();
           resolve();
         }),
       );
-    } else h2.write(chunks[chunks.length - 1], done);
+    } else writeMessage(h2, msg, c.written);
   }
 
   private wakeRoom(): void {
@@ -310,17 +313,16 @@ class NetworkConsumer implements ConsumerImpl {
         if (msg instanceof LazyFlightData) await this.copiedOrDone(msg, c);
         return;
       }
-      await new Promise<void>((resolve, reject) => {
-        const onAbort = (): void => {
-          this.roomWaiter = undefined;
-          reject(abortError(signal, 'FlightConsumer.push()'));
-        };
-        this.roomWaiter = () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-      });
+      await waitFor(
+        (wake) => {
+          this.roomWaiter = wake;
+          return () => {
+            if (this.roomWaiter === wake) this.roomWaiter = undefined;
+          };
+        },
+        signal,
+        'FlightConsumer.push()',
+      );
     }
   }
 
@@ -346,6 +348,11 @@ class NetworkConsumer implements ConsumerImpl {
       done: false,
       error: undefined,
       finished: new Promise<void>((r) => (finish = r)),
+      sizes: new Ring<number>(),
+      written: () => {
+        c.pending -= c.sizes.shift() ?? 0;
+        if (c.pending <= this.highWaterMark) this.wakeRoom();
+      },
     };
     c.stream.on('metadata', () => {
       this.established = true;
@@ -399,3 +406,9 @@ class NetworkConsumer implements ConsumerImpl {
   }
 }
 
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

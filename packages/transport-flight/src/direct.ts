@@ -9,6 +9,7 @@
 // stay in order; grpc-js ends the stream (half-close, trailers) after what was
 // written.
 import type { ClientDuplexStream, ServerWritableStream } from '@grpc/grpc-js';
+import { LazyFlightData } from './flight-data.js';
 
 export interface DirectStream {
   write(chunk: Uint8Array, callback?: (err?: Error | null) => void): boolean;
@@ -56,4 +57,15 @@ export function grpcPrefix(length: number): Uint8Array {
   const p = new Uint8Array(5);
   new DataView(p.buffer).setUint32(1, length);
   return p;
+}
+
+/**
+ * Write one FlightData message, gRPC-framed, to `h2`: a large one as its
+ * prefix and then the tensors' own memory, a small one (already a Buffer)
+ * after its 5-byte prefix. `callback` runs once all of it is written out.
+ */
+export function writeMessage(h2: DirectStream, msg: Buffer | LazyFlightData, callback: () => void): void {
+  const chunks = msg instanceof LazyFlightData ? msg.framedChunks() : [grpcPrefix(msg.length), msg];
+  for (let i = 0; i < chunks.length - 1; i++) h2.write(chunks[i]);
+  h2.write(chunks[chunks.length - 1], callback);
 }

@@ -194,13 +194,3 @@ export function parseFlightData(message: Uint8Array): ReceivedFlightData {
 }
 
 const EMPTY = new Uint8Array(0);
-
-/** The deserializer grpc-js calls: keep the Buffer; parsing happens where errors can be reported. */
-export function keepBuffer(b: Buffer): Buffer {
-  return b;
-}
-
-/** The serializer for FlightData: what `flightData` built, handed on (a Buffer or a LazyFlightData posing as one). */
-export function passThrough(b: Buffer): Buffer {
-  return b;
-}

@@ -11,6 +11,7 @@ import type { TensorFlightServer } from './server.js';
 import { methodPath } from './service.js';
 import type { StreamReader, TensorStream } from './stream.js';
 import type { LocalFlightOptions } from './consumer.js';
+import { waitFor } from './wait.js';
 
 /** Options of a {@link FlightProducer} over the network. */
 export interface FlightProducerOptions extends FlightClientOptions {
@@ -96,7 +97,6 @@ export class FlightProducer extends BaseProducer {
 class LocalProducer implements ProducerImpl {
   private readonly stream: TensorStream;
   private readonly reader: StreamReader;
-  private cancel: (() => void) | undefined;
   private wake: (() => void) | undefined;
 
   constructor(server: TensorFlightServer, options: LocalFlightOptions) {
@@ -105,36 +105,22 @@ class LocalProducer implements ProducerImpl {
   }
 
   poll(): Tensor | undefined | null {
-    const s = this.stream;
-    if (s.available(this.reader) > 0) {
-      const item = s.peek(this.reader, 0);
-      s.advance(this.reader, 1);
-      return item.tensor;
-    }
-    if (s.state === 'ended') return undefined;
-    if (s.state === 'failed') throw s.failure!;
-    return null;
+    return this.stream.poll(this.reader);
   }
 
   wait(signal: AbortSignal | undefined, what: string): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => {
-        this.cancel?.();
-        this.cancel = undefined;
-        this.wake = undefined;
-        reject(abortError(signal, what));
-      };
-      const wake = (): void => {
-        this.cancel?.();
-        this.cancel = undefined;
-        this.wake = undefined;
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      this.wake = wake;
-      this.cancel = this.stream.onItem(wake);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    return waitFor(
+      (wake) => {
+        this.wake = wake;
+        const cancel = this.stream.onItem(wake);
+        return () => {
+          cancel();
+          this.wake = undefined;
+        };
+      },
+      signal,
+      what,
+    );
   }
 
   /** Wakes a waiting next(), which then reports ERR_CLOSED. */
@@ -254,17 +240,16 @@ class NetworkProducer implements ProducerImpl {
   }
 
   wait(signal: AbortSignal | undefined, what: string): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => {
-        this.wake = undefined;
-        reject(abortError(signal, what));
-      };
-      this.wake = () => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    return waitFor(
+      (wake) => {
+        this.wake = wake;
+        return () => {
+          if (this.wake === wake) this.wake = undefined;
+        };
+      },
+      signal,
+      what,
+    );
   }
 
   close(): void {

@@ -334,10 +334,6 @@ export function decodeSchemaResult(b: Uint8Array): Uint8Array {
 
 // ---- Criteria, Empty, PutResult, Handshake, Action, Result, ActionType -------
 
-export function decodeIgnored(): Record<string, never> {
-  return {};
-}
-
 const EMPTY = Buffer.alloc(0);
 
 export function encodeEmpty(): Buffer {

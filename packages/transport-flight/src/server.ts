@@ -11,8 +11,8 @@ import {
   type sendUnaryData,
   status as Status,
 } from '@grpc/grpc-js';
-import { type AbortOptions, DEFAULT_MAX_MESSAGE_BYTES, HarmonicsError, type Tensor } from '@harmonics/core';
-import { abortError, closedError, tooLargeError } from '@harmonics/core/internal';
+import { type AbortOptions, DEFAULT_MAX_MESSAGE_BYTES, HarmonicsError, type Tensor, tensorBytes } from '@harmonics/core';
+import { Ring, abortError, closedError, tooLargeError } from '@harmonics/core/internal';
 import { BatchDecoder, batchHeader, receiveLayout } from './arrow.js';
 import { DEFAULT_FLOW_CONTROL_WINDOW, DEFAULT_STREAM, END_ACTION, WRITER_KEY, checkPositive, formatTarget } from './client.js';
 import { CONTINUES_KEY, SHUTTING_DOWN, statusMetadata } from './errors.js';
@@ -33,8 +33,9 @@ import {
   encodeUtf8,
   ProtoReader,
 } from './proto.js';
-import { type DirectStream, directWrites, grpcPrefix, serverStreamOf } from './direct.js';
+import { type DirectStream, directWrites, serverStreamOf, writeMessage } from './direct.js';
 import { flightService } from './service.js';
+import { waitFor } from './wait.js';
 import { type StreamItem, type StreamOptions, type StreamReader, TensorStream } from './stream.js';
 
 /** Bytes written to a DoGet call and not yet taken by HTTP/2 before the server waits. */
@@ -262,7 +263,13 @@ export class TensorFlightServer {
    */
   async getTensor(options: { stream?: string } & AbortOptions = {}): Promise<Tensor | undefined> {
     const s = this.stream(options.stream ?? DEFAULT_STREAM);
-    return this.take(s, s.newReader(), options.signal, 'TensorFlightServer.getTensor()');
+    const r = s.newReader();
+    for (;;) {
+      if (options.signal?.aborted) throw abortError(options.signal, 'TensorFlightServer.getTensor()');
+      const t = s.poll(r);
+      if (t !== null) return t;
+      await waitFor((wake) => s.onItem(wake), options.signal, 'TensorFlightServer.getTensor()');
+    }
   }
 
   /** End a stream: readers get what it holds, then the end. */
@@ -280,21 +287,6 @@ export class TensorFlightServer {
       this.streams.set(name, s);
     }
     return s;
-  }
-
-  /** @internal one tensor for a reader: waits while open, undefined at the end. */
-  async take(s: TensorStream, r: StreamReader, signal: AbortSignal | undefined, what: string): Promise<Tensor | undefined> {
-    while (true) {
-      if (signal?.aborted) throw abortError(signal, what);
-      if (s.available(r) > 0) {
-        const item = s.peek(r, 0);
-        s.advance(r, 1);
-        return item.tensor;
-      }
-      if (s.state === 'ended') return undefined;
-      if (s.state === 'failed') throw s.failure!;
-      await waitFor((fn) => s.onItem(fn), signal, what);
-    }
   }
 
   /**
@@ -404,7 +396,7 @@ export class TensorFlightServer {
   /** The encapsulated schema of what a reader of `s` would get next (else of the last tensor put). */
   private schemaOf(s: TensorStream): Uint8Array | undefined {
     const r = s.newReader();
-    const t = s.available(r) > 0 ? s.peek(r, 0).tensor : s.lastTensor;
+    const t = s.available(r) > 0 ? s.peek(r, 0).tensor : s.last;
     return t === undefined ? undefined : cachedLayout(t.dtype, t.shape).ipcSchema;
   }
 
@@ -534,7 +526,8 @@ export class TensorFlightServer {
           decoder = new BatchDecoder(receiveLayout(fd.header));
           return;
         }
-        for (const t of decoder.decode(fd.header, fd.body)) stream.put(t);
+        const key = decoder.layout.key;
+        for (const t of decoder.decode(fd.header, fd.body)) stream.put(t, key);
         if (stream.full && cancelRoom === undefined) {
           call.pause();
           const s = stream;
@@ -582,8 +575,10 @@ export class TensorFlightServer {
     };
     const active: ActiveCall = { end: (code, details) => finish(code, details) };
     this.calls.add(active);
-    const flushed = (len: number) => (): void => {
-      pending -= len;
+    // Sizes of the messages written and not yet called back, in order: one callback for the call, not a closure per message.
+    const sizes = new Ring<number>();
+    const flushed = (): void => {
+      pending -= sizes.shift() ?? 0;
       if (waitingForFlush && pending <= GET_HIGH_WATER_BYTES) {
         waitingForFlush = false;
         pump();
@@ -592,17 +587,15 @@ export class TensorFlightServer {
     // Decided at the first message, so that every message of the call takes the same path (in order).
     let direct: DirectStream | undefined | null = null;
     const write = (msg: Buffer | LazyFlightData): void => {
-      const len = msg.length;
-      pending += len;
+      pending += msg.length;
+      sizes.push(msg.length);
       if (direct === null) direct = options.directWrites === false ? undefined : serverStreamOf(call);
       if (direct === undefined) {
-        call.write(msg as Buffer, flushed(len));
+        call.write(msg as Buffer, flushed);
         return;
       }
       directWrites.server++;
-      const chunks = msg instanceof LazyFlightData ? msg.framedChunks() : [grpcPrefix(len), msg];
-      for (let i = 0; i < chunks.length - 1; i++) direct.write(chunks[i]);
-      direct.write(chunks[chunks.length - 1], flushed(len));
+      writeMessage(direct, msg, flushed);
     };
     const sendSchema = (t: Pick<Tensor, 'dtype' | 'shape'>, key: string): void => {
       write(flightData({ header: cachedLayout(t.dtype, t.shape, key).schemaMessage, body: [], bodyLength: 0 }));
@@ -632,20 +625,19 @@ export class TensorFlightServer {
           while (rows < n) {
             const item = s.peek(r, rows);
             if (item.key !== first.key || (rows > 0 && bytes + layout.rowBytes > MAX_BATCH_BYTES)) break;
-            const d = item.tensor.data;
-            parts.push(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+            parts.push(tensorBytes(item.tensor));
             bytes += layout.rowBytes;
             rows++;
           }
           s.advance(r, rows);
           // The stream owns its tensors (remote ones are views of received
-          // messages, local ones are the caller's by contract), so grpc-js may
-          // copy them into its frame whenever it sends: no copy of ours.
+          // messages, local ones are the caller's by contract), so they are
+          // written as they are, whenever HTTP/2 takes them: no copy of ours.
           write(flightData({ header: batchHeader(layout, rows), body: parts, bodyLength: (bytes + 7) & ~7 }));
           continue;
         }
         if (s.state === 'ended') {
-          if (sentKey === undefined && s.lastTensor !== undefined) sendSchema(s.lastTensor, s.lastKey!);
+          if (sentKey === undefined && s.last !== undefined) sendSchema(s.last, s.last.key);
           return finish(Status.OK, 'OK');
         }
         if (s.state === 'failed') return finish(Status.UNAVAILABLE, s.failure!.message, s.failure!.code);
@@ -717,21 +709,6 @@ function toStatus(err: unknown): StatusError & { metadata?: Metadata } {
   const e = err as Partial<StatusError>;
   if (typeof e?.code === 'number') return { code: e.code, details: e.details ?? String(err) };
   return { code: Status.INTERNAL, details: String(err) };
-}
-
-function waitFor(register: (fn: () => void) => () => void, signal: AbortSignal | undefined, what: string): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    let cancel: (() => void) | undefined;
-    const onAbort = (): void => {
-      cancel?.();
-      reject(abortError(signal, what));
-    };
-    cancel = register(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    });
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 // grpc-js has no server option for HTTP/2 flow-control windows (clients have

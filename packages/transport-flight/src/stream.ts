@@ -36,10 +36,8 @@ export class TensorStream {
   private readonly sessions = new Set<string>();
   state: StreamState = 'open';
   failure: HarmonicsError | undefined;
-  /** The key of the last tensor put, for describing an empty stream. */
-  lastKey: string | undefined;
-  /** dtype and shape of the last tensor put (not the tensor: its memory is the reader's once taken). */
-  lastTensor: Pick<Tensor, 'dtype' | 'shape'> | undefined;
+  /** dtype, shape and key of the last tensor put, for describing a drained stream (not the tensor: its memory is the reader's once taken). */
+  last: (Pick<Tensor, 'dtype' | 'shape'> & { key: string }) | undefined;
   /** Tensors ever put (a retained stream's length; a queue's total throughput). */
   total = 0;
 
@@ -100,14 +98,29 @@ export class TensorStream {
     if (this.roomWaiters.size > 0 && !this.full) this.wake(this.roomWaiters);
   }
 
-  put(t: Tensor): void {
-    const key = layoutKey(t.dtype, t.shape);
+  /** Append `t`; `key` is its `layoutKey` when the caller has it (a decoded batch shares one). */
+  put(t: Tensor, key = layoutKey(t.dtype, t.shape)): void {
     this.items.push({ tensor: t, key });
     this.queuedBytes += t.data.byteLength;
-    if (this.lastKey !== key) this.lastTensor = { dtype: t.dtype, shape: Array.from(t.shape) };
-    this.lastKey = key;
+    if (this.last?.key !== key) this.last = { dtype: t.dtype, shape: Array.from(t.shape), key };
     this.total++;
     this.wake(this.itemWaiters);
+  }
+
+  /**
+   * The next tensor for `r` (taken), `undefined` once the stream ended, or
+   * `null` while it is open and has nothing for `r`.
+   * @throws HarmonicsError the stream's failure, after what was queued.
+   */
+  poll(r: StreamReader): Tensor | undefined | null {
+    if (this.available(r) > 0) {
+      const item = this.peek(r, 0);
+      this.advance(r, 1);
+      return item.tensor;
+    }
+    if (this.state === 'ended') return undefined;
+    if (this.state === 'failed') throw this.failure!;
+    return null;
   }
 
   /** Call `fn` once when a tensor arrives or the state changes. Returns the canceller. */

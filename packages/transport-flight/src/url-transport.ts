@@ -3,6 +3,7 @@ import { DeferredConsumer, DeferredProducer, type ParamKind, applyParams } from 
 import { FlightConsumer, type FlightConsumerOptions } from './consumer.js';
 import { FlightProducer, type FlightProducerOptions } from './producer.js';
 import { TensorFlightServer, type TensorFlightListenOptions } from './server.js';
+import { waitFor } from './wait.js';
 
 const COMMON: Record<string, ParamKind> = {
   maxMessageBytes: 'integer',
@@ -82,10 +83,13 @@ async function listen(target: Target, o: Params): Promise<TensorFlightServer> {
 
 /** Wait until a stream's queue is empty (readers took everything), at most `ms`. */
 async function waitDrained(server: TensorFlightServer, stream: string, ms: number): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    const info = server.listStreams().find((s) => s.name === stream);
-    if (info === undefined || info.size === 0) return;
-    await new Promise((r) => setTimeout(r, 10));
+  const s = server.stream(stream);
+  const signal = AbortSignal.timeout(ms);
+  while (s.size > 0) {
+    try {
+      await waitFor((wake) => s.onRoom(wake), signal, 'waiting for readers to drain the stream');
+    } catch {
+      return; // timed out: close anyway
+    }
   }
 }

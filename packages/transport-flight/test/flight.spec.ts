@@ -395,7 +395,7 @@ describe('TensorStream', () => {
     s.advance(r, 2);
     const held = (s as unknown as { items: unknown[] }).items.filter((item) => item !== undefined).map((item) => (item as { tensor: Tensor }).tensor);
     expect(held).toEqual([sent[2]]);
-    expect(s.lastTensor).toEqual({ dtype: 'int32', shape: [1] });
-    expect(s.lastTensor).not.toBe(sent[2]);
+    expect(s.last).toEqual({ dtype: 'int32', shape: [1], key: 'int32[1]' });
+    expect(s.last).not.toBe(sent[2]);
   });
 });
