@@ -30,8 +30,12 @@ export interface SocketAdapter {
   readonly where: string;
   /** Resolves when the connection is open; rejects with a HarmonicsError if it never opens. */
   readonly opened: Promise<void>;
-  /** A binary message as one buffer or as the payloads of its frames (Node), or a text message. */
-  onMessage(fn: (data: Uint8Array | readonly Uint8Array[] | string) => void): void;
+  /**
+   * A binary message as one buffer or as the payloads of its frames (Node), or
+   * a text message. `owned`: the bytes are ours to change (a view of a socket
+   * chunk nothing else reads), so misaligned data may be moved in place.
+   */
+  onMessage(fn: (data: Uint8Array | readonly Uint8Array[] | string, owned?: boolean) => void): void;
   /** `code` and `reason` of the close, `error` when the connection failed. */
   onClose(fn: (code: number, reason: string, error?: HarmonicsError) => void): void;
   send(data: Uint8Array, done: (err?: Error) => void): void;
@@ -140,6 +144,25 @@ export function decodeFrames(frames: readonly Uint8Array[], maxMessageBytes: num
   return decodeTensor(joined, { maxMessageBytes });
 }
 
+/**
+ * Decode one record from memory that is ours to change: misaligned data is
+ * moved back over the record's own header (at least 9 bytes, more than any
+ * alignment shift) instead of being copied out, so the tensor is a view of
+ * `bytes` either way. Anything that is not exactly one valid record goes to
+ * {@link decodeTensor} for its error.
+ */
+export function decodeOwned(bytes: Uint8Array, maxMessageBytes: number): Tensor {
+  const h = parseRecordHeader(bytes, 0, bytes.length, maxMessageBytes);
+  if (typeof h === 'number' || h.headerLength + h.byteLength !== bytes.length) return decodeTensor(bytes, { maxMessageBytes });
+  let at = h.headerLength;
+  const shift = (bytes.byteOffset + at) % h.dtype.size;
+  if (shift !== 0) {
+    bytes.copyWithin(at - shift, at, at + h.byteLength);
+    at -= shift;
+  }
+  return tensorFromRecordData(h, bytes, at);
+}
+
 /** Tensors at least this large go out as header + data frames from a reused buffer, where the adapter can. */
 const PARTS_SEND_BYTES = 64 * 1024;
 
@@ -212,7 +235,7 @@ export class WebSocketChannelProducer extends BaseProducer {
     this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 5000;
     adapter.opened.catch((err: HarmonicsError) => this.fail(err));
-    adapter.onMessage((data) => this.onMessage(data));
+    adapter.onMessage((data, owned) => this.onMessage(data, owned === true));
     adapter.onClose((code, reason, error) => {
       this.conn.closed = true;
       this.conn.wake?.();
@@ -224,7 +247,7 @@ export class WebSocketChannelProducer extends BaseProducer {
     });
   }
 
-  private onMessage(data: Uint8Array | readonly Uint8Array[] | string): void {
+  private onMessage(data: Uint8Array | readonly Uint8Array[] | string, owned: boolean): void {
     if (this.failure !== undefined || this.closed) return;
     if (typeof data === 'string') {
       this.fail(
@@ -235,7 +258,9 @@ export class WebSocketChannelProducer extends BaseProducer {
     }
     let t: Tensor;
     try {
-      t = data instanceof Uint8Array ? decodeTensor(data, { maxMessageBytes: this.maxMessageBytes }) : decodeFrames(data, this.maxMessageBytes);
+      if (owned) t = decodeOwned(data as Uint8Array, this.maxMessageBytes);
+      else if (data instanceof Uint8Array) t = decodeTensor(data, { maxMessageBytes: this.maxMessageBytes });
+      else t = decodeFrames(data, this.maxMessageBytes);
     } catch (err) {
       const e = err as HarmonicsError;
       const code = e.code === 'ERR_TOO_LARGE' ? CLOSE_TOO_BIG : CLOSE_INVALID_PAYLOAD;

@@ -2,6 +2,7 @@ import { HarmonicsError, encodeTensorInto } from '@harmonics/core';
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import type { SocketAdapter } from './channel.js';
+import { receiveFast } from './fast-receive.js';
 
 const SEND_OPTIONS = { binary: true };
 const FIRST_FRAME = { binary: true, fin: false };
@@ -132,13 +133,23 @@ export function nodeSocketAdapter(ws: WebSocket, where: string, options: NodeAda
   opened.catch(() => undefined);
   // Listen from the start: an accepted connection may get messages (and even
   // close) before its producer or consumer is made; they wait here.
-  let onMessage: ((data: Uint8Array | readonly Uint8Array[] | string) => void) | undefined;
-  const early: (Uint8Array | readonly Uint8Array[] | string)[] = [];
+  type Message = Uint8Array | readonly Uint8Array[] | string;
+  let onMessage: ((data: Message, owned?: boolean) => void) | undefined;
+  const early: [Message, boolean][] = [];
+  const received = (item: Message, owned: boolean): void => {
+    if (onMessage) onMessage(item, owned);
+    else if (early.push([item, owned]) === 16) ws.pause(); // nobody reads yet: hold the sender back
+  };
   ws.on('message', (data: Buffer | Buffer[], isBinary: boolean) => {
-    const item = isBinary ? (Array.isArray(data) && data.length === 1 ? data[0]! : data) : String(data);
-    if (onMessage) onMessage(item);
-    else if (early.push(item) === 16) ws.pause(); // nobody reads yet: hold the sender back
+    received(isBinary ? (Array.isArray(data) && data.length === 1 ? data[0]! : data) : String(data), false);
   });
+  // Client side: small whole binary messages are cut from the socket's chunks around ws's
+  // parser; those views are ours (nothing else reads the chunk), so they are passed as owned.
+  const fast = (payload: Uint8Array): void => received(payload, true);
+  if (options.server !== true) {
+    if (wasOpen) receiveFast(ws, fast);
+    else ws.once('open', () => receiveFast(ws, fast));
+  }
   let onClose: ((code: number, reason: string, error?: HarmonicsError) => void) | undefined;
   let closedWith: [number, string, HarmonicsError | undefined] | undefined;
   ws.on('close', (code: number, reason: Buffer) => {
@@ -146,8 +157,13 @@ export function nodeSocketAdapter(ws: WebSocket, where: string, options: NodeAda
     carve = undefined;
     let error: HarmonicsError | undefined;
     if (!wasOpen) error = openError(lastError ?? new Error('closed before opening'), where);
-    else if (lastError?.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+    else if (lastError?.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' || lastError?.code === 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH') {
       error = new HarmonicsError('ERR_TOO_LARGE', `${where} sent a message over maxMessageBytes; raise it with { maxMessageBytes } on both sides`, { cause: lastError });
+    } else if (lastError?.code?.startsWith('WS_ERR_') === true) {
+      // ws found a frame that breaks RFC 6455 (a bad opcode, mask or RSV bit, invalid UTF-8) and closed with 1002 or 1007.
+      error = new HarmonicsError('ERR_PROTOCOL', `${where} broke the WebSocket protocol (${lastError.code}: ${lastError.message}); the connection was closed`, {
+        cause: lastError,
+      });
     } else if (lastError !== undefined && code !== 1000) {
       error = new HarmonicsError('ERR_CONNECTION_LOST', `the connection to ${where} failed: ${lastError.code ?? lastError.message}`, { cause: lastError });
     }
@@ -161,7 +177,7 @@ export function nodeSocketAdapter(ws: WebSocket, where: string, options: NodeAda
       onMessage = fn;
       const held = early.splice(0);
       if (held.length >= 16) ws.resume();
-      for (const item of held) fn(item);
+      for (const [item, owned] of held) fn(item, owned);
     },
     onClose: (fn) => {
       onClose = fn;

@@ -1,0 +1,188 @@
+// A lane in front of `ws`'s frame parser, for connections we opened as a
+// client (incoming frames are not masked). `ws`'s Receiver is general: each
+// frame costs it three or four Buffer objects, an array of fragments and an
+// event. Our stream is nearly always whole binary messages of one frame
+// each, so those are cut out of the socket's chunks here, as views, and
+// handed over directly. Everything else (control frames, fragmented, text,
+// large or malformed messages) goes to `ws` untouched, from the first byte of
+// its frame, so the protocol (close handshake, ping/pong, limits, errors and
+// their close codes) stays `ws`'s.
+import type WebSocket from 'ws';
+
+/** Receiver states and opcodes of `ws` 8 (lib/receiver.js). */
+const GET_INFO = 0;
+const OPCODE_CLOSE = 0x08;
+/** FIN set, RSV clear, opcode 2 (binary). */
+const FIN_BINARY = 0x82;
+
+/** Binary frames up to this payload are taken here; larger ones (a 4 MiB tensor's data frame) go to `ws`. */
+const FAST_MAX_PAYLOAD = 64 * 1024;
+/** The longest frame header this lane reads: 2 bytes plus a 16-bit length (no mask, no 64-bit length). */
+const MAX_HEADER = 4;
+
+/** Frames this lane delivered, and how many of them it had to join from two or more chunks (tests read them). */
+export const fastReceived = { frames: 0, joined: 0 };
+
+/** The parts of `ws`'s Receiver we use (ws 8, pinned; checked before use). */
+interface ReceiverInternals {
+  write(chunk: Buffer): boolean;
+  _state: number;
+  _opcode: number;
+  _fragmented: number;
+  _errored: boolean;
+  _bufferedBytes: number;
+  _buffers: Buffer[];
+  _maxPayload: number;
+  _allowSynchronousEvents: boolean;
+  _isServer: boolean;
+}
+
+interface WsInternals {
+  _receiver?: ReceiverInternals;
+  _extensions?: Record<string, unknown>;
+}
+
+function receiverOf(ws: WebSocket): ReceiverInternals | undefined {
+  const internals = ws as unknown as WsInternals;
+  const r = internals._receiver;
+  if (
+    r === undefined ||
+    typeof r.write !== 'function' ||
+    typeof r._state !== 'number' ||
+    r._isServer !== false ||
+    r._allowSynchronousEvents !== true ||
+    typeof r._bufferedBytes !== 'number' ||
+    !Array.isArray(r._buffers) ||
+    typeof r._fragmented !== 'number' ||
+    typeof r._maxPayload !== 'number' ||
+    // permessage-deflate sets RSV1 on compressed frames; we never offer it, but check.
+    Object.keys(internals._extensions ?? {}).length !== 0
+  ) {
+    return undefined;
+  }
+  return r;
+}
+
+/**
+ * Route an open client connection's whole single-frame binary messages to
+ * `deliver`, as views of the socket's chunks, around `ws`'s parser. Returns
+ * false, changing nothing, when `ws`'s internals are not what we know.
+ */
+export function receiveFast(ws: WebSocket, deliver: (payload: Uint8Array) => void): boolean {
+  const receiver = receiverOf(ws);
+  if (receiver === undefined) return false;
+  const wsWrite = receiver.write;
+  const limit = receiver._maxPayload > 0 ? Math.min(FAST_MAX_PAYLOAD, receiver._maxPayload) : FAST_MAX_PAYLOAD;
+  // `ws` parses everything from the first byte it holds, until it is idle between messages again.
+  const wsIdle = (): boolean =>
+    receiver._state === GET_INFO && receiver._fragmented === 0 && !receiver._errored && receiver._opcode !== OPCODE_CLOSE && receiver._bufferedBytes === 0;
+  let wsOwns = !wsIdle();
+  /** An incomplete frame from earlier chunks: its first `held` bytes (a header of up to 4, or the whole frame). */
+  let partial: Buffer | undefined;
+  let held = 0;
+
+  const forward = (bytes: Buffer): boolean => wsWrite.call(receiver, bytes);
+
+  /** Frame length (header + payload) at `at` if this lane takes the frame, -1 if `ws` must, 0 if the header is incomplete. */
+  const measure = (b: Uint8Array, at: number, end: number): number => {
+    if (end - at < 2) return 0;
+    const b0 = b[at]!;
+    const b1 = b[at + 1]!;
+    if (b1 & 0x80) return -1; // masked: a protocol error `ws` reports
+    if (b0 === FIN_BINARY) {
+      const len = b1 & 0x7f;
+      if (len < 126) return len <= limit ? 2 + len : -1;
+      if (len === 127) return -1;
+      if (end - at < 4) return 0;
+      const len16 = (b[at + 2]! << 8) | b[at + 3]!;
+      return len16 <= limit ? 4 + len16 : -1;
+    }
+    // A complete control frame is handed to `ws` whole (below); anything else is `ws`'s from here.
+    if (b0 === 0x88 || b0 === 0x89 || b0 === 0x8a) {
+      const len = b1 & 0x7f;
+      return len <= 125 ? 2 + len : -1;
+    }
+    return -1;
+  };
+
+  /** Deal with the complete frame `b[at, at + n)`; false when `ws` took over. */
+  const frame = (b: Buffer, at: number, n: number): boolean => {
+    if (b[at] === FIN_BINARY) {
+      fastReceived.frames++;
+      const h = n - 2 < 126 ? 2 : 4;
+      deliver(new Uint8Array(b.buffer, b.byteOffset + at + h, n - h));
+      return true;
+    }
+    // A control frame: `ws` answers pings, records pongs and runs the close handshake.
+    forward(b.subarray(at, at + n));
+    if (wsIdle()) return true;
+    wsOwns = true;
+    return false;
+  };
+
+  receiver.write = (chunk: Buffer): boolean => {
+    if (wsOwns) {
+      const ok = forward(chunk);
+      if (wsIdle()) wsOwns = false;
+      return ok;
+    }
+    let at = 0;
+    const end = chunk.length;
+    if (partial !== undefined) {
+      // Complete the frame begun in an earlier chunk: its header first, then its payload.
+      let n = measure(partial, 0, held);
+      if (n === 0) {
+        const take = Math.min(MAX_HEADER - held, end);
+        partial.set(chunk.subarray(0, take), held);
+        n = measure(partial, 0, held + take);
+        if (n === 0) {
+          held += take;
+          return true;
+        }
+        if (n > 0) {
+          const whole = Buffer.allocUnsafe(n);
+          whole.set(partial.subarray(0, held));
+          partial = whole;
+        }
+      }
+      if (n < 0) {
+        const head = partial.subarray(0, held);
+        partial = undefined;
+        wsOwns = true;
+        forward(head);
+        return forward(chunk);
+      }
+      const take = Math.min(n - held, end);
+      partial.set(chunk.subarray(0, take), held);
+      held += take;
+      if (held < n) return true;
+      const whole = partial;
+      partial = undefined;
+      fastReceived.joined++;
+      at = take;
+      if (!frame(whole, 0, n)) return at < end ? forward(chunk.subarray(at)) : true;
+    }
+    while (at < end) {
+      const n = measure(chunk, at, end);
+      if (n < 0) {
+        wsOwns = true;
+        return forward(chunk.subarray(at));
+      }
+      if (n === 0 || at + n > end) {
+        // Keep the incomplete frame: a copy of at most one frame per chunk.
+        const rest = end - at;
+        partial = Buffer.allocUnsafe(n === 0 ? MAX_HEADER : n);
+        partial.set(chunk.subarray(at));
+        held = rest;
+        return true;
+      }
+      if (!frame(chunk, at, n)) {
+        at += n;
+        return at < end ? forward(chunk.subarray(at)) : true;
+      }
+      at += n;
+    }
+    return true;
+  };
+  return true;
+}
