@@ -78,6 +78,8 @@ export async function runCase(c: Case): Promise<BenchRow> {
         else subject.push(await timeOnce(c.subject, c.iterations, c.unit, c.rate));
       }
     }
+    // BENCH_RUNS=1 shows every run, to judge the noise behind a median.
+    if (process.env.BENCH_RUNS) console.error(`${c.name}: runs ${subject.map(fmt).join(' ')}; baseline ${reference.map(fmt).join(' ')}`);
     const value = median(subject);
     const baselineValue = median(reference);
     return {

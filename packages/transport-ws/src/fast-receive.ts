@@ -1,13 +1,14 @@
-// A lane in front of `ws`'s frame parser, for connections we opened as a
-// client (incoming frames are not masked). `ws`'s Receiver is general: each
+// A lane in front of `ws`'s frame parser. `ws`'s Receiver is general: each
 // frame costs it three or four Buffer objects, an array of fragments and an
-// event. Our stream is nearly always whole binary messages of one frame
-// each, so those are cut out of the socket's chunks here, as views, and
-// handed over directly. Everything else (control frames, fragmented, text,
-// large or malformed messages) goes to `ws` untouched, from the first byte of
-// its frame, so the protocol (close handshake, ping/pong, limits, errors and
-// their close codes) stays `ws`'s.
+// event. Our streams are nearly always whole binary messages of one frame
+// each, so those are cut out of the socket's chunks here, as views (unmasked
+// in place on the server side, as `ws` does), and handed over directly.
+// Everything else (control frames, fragmented, text, large or malformed
+// messages) goes to `ws` untouched, from the first byte of its frame, so the
+// protocol (close handshake, ping/pong, limits, errors and their close codes)
+// stays `ws`'s.
 import type WebSocket from 'ws';
+import { xorMask } from './mask.js';
 
 /** Receiver states and opcodes of `ws` 8 (lib/receiver.js). */
 const GET_INFO = 0;
@@ -17,8 +18,8 @@ const FIN_BINARY = 0x82;
 
 /** Binary frames up to this payload are taken here; larger ones (a 4 MiB tensor's data frame) go to `ws`. */
 const FAST_MAX_PAYLOAD = 64 * 1024;
-/** The longest frame header this lane reads: 2 bytes plus a 16-bit length (no mask, no 64-bit length). */
-const MAX_HEADER = 4;
+/** The longest frame header this lane reads: 2 bytes, a 16-bit length and a mask (no 64-bit length). */
+const MAX_HEADER = 8;
 
 /** Frames this lane delivered, and how many of them it had to join from two or more chunks (tests read them). */
 export const fastReceived = { frames: 0, joined: 0 };
@@ -49,7 +50,7 @@ function receiverOf(ws: WebSocket): ReceiverInternals | undefined {
     r === undefined ||
     typeof r.write !== 'function' ||
     typeof r._state !== 'number' ||
-    r._isServer !== false ||
+    typeof r._isServer !== 'boolean' ||
     r._allowSynchronousEvents !== true ||
     typeof r._bufferedBytes !== 'number' ||
     !Array.isArray(r._buffers) ||
@@ -64,20 +65,24 @@ function receiverOf(ws: WebSocket): ReceiverInternals | undefined {
 }
 
 /**
- * Route an open client connection's whole single-frame binary messages to
- * `deliver`, as views of the socket's chunks, around `ws`'s parser. Returns
- * false, changing nothing, when `ws`'s internals are not what we know.
+ * Route an open connection's whole single-frame binary messages to
+ * `deliver`, as views of the socket's chunks (unmasked in place when we are
+ * the server), around `ws`'s parser. Returns false, changing nothing, when
+ * `ws`'s internals are not what we know.
  */
 export function receiveFast(ws: WebSocket, deliver: (payload: Uint8Array) => void): boolean {
   const receiver = receiverOf(ws);
   if (receiver === undefined) return false;
+  // Frames from a client are masked (RFC 6455 §5.3), frames from a server are not.
+  const masked = receiver._isServer;
+  const maskBytes = masked ? 4 : 0;
   const wsWrite = receiver.write;
   const limit = receiver._maxPayload > 0 ? Math.min(FAST_MAX_PAYLOAD, receiver._maxPayload) : FAST_MAX_PAYLOAD;
   // `ws` parses everything from the first byte it holds, until it is idle between messages again.
   const wsIdle = (): boolean =>
     receiver._state === GET_INFO && receiver._fragmented === 0 && !receiver._errored && receiver._opcode !== OPCODE_CLOSE && receiver._bufferedBytes === 0;
   let wsOwns = !wsIdle();
-  /** An incomplete frame from earlier chunks: its first `held` bytes (a header of up to 4, or the whole frame). */
+  /** An incomplete frame from earlier chunks: its first `held` bytes (a header of up to 8, or the whole frame). */
   let partial: Buffer | undefined;
   let held = 0;
 
@@ -88,20 +93,17 @@ export function receiveFast(ws: WebSocket, deliver: (payload: Uint8Array) => voi
     if (end - at < 2) return 0;
     const b0 = b[at]!;
     const b1 = b[at + 1]!;
-    if (b1 & 0x80) return -1; // masked: a protocol error `ws` reports
+    if ((b1 & 0x80) !== 0 !== masked) return -1; // a mask where none belongs, or none where one must be: `ws` reports it
+    const len = b1 & 0x7f;
     if (b0 === FIN_BINARY) {
-      const len = b1 & 0x7f;
-      if (len < 126) return len <= limit ? 2 + len : -1;
+      if (len < 126) return len <= limit ? 2 + maskBytes + len : -1;
       if (len === 127) return -1;
       if (end - at < 4) return 0;
       const len16 = (b[at + 2]! << 8) | b[at + 3]!;
-      return len16 <= limit ? 4 + len16 : -1;
+      return len16 <= limit ? 4 + maskBytes + len16 : -1;
     }
     // A complete control frame is handed to `ws` whole (below); anything else is `ws`'s from here.
-    if (b0 === 0x88 || b0 === 0x89 || b0 === 0x8a) {
-      const len = b1 & 0x7f;
-      return len <= 125 ? 2 + len : -1;
-    }
+    if (b0 === 0x88 || b0 === 0x89 || b0 === 0x8a) return len <= 125 ? 2 + maskBytes + len : -1;
     return -1;
   };
 
@@ -109,8 +111,11 @@ export function receiveFast(ws: WebSocket, deliver: (payload: Uint8Array) => voi
   const frame = (b: Buffer, at: number, n: number): boolean => {
     if (b[at] === FIN_BINARY) {
       fastReceived.frames++;
-      const h = n - 2 < 126 ? 2 : 4;
-      deliver(new Uint8Array(b.buffer, b.byteOffset + at + h, n - h));
+      // The header as sent: a 16-bit length may be used for a short payload too.
+      const h = (b[at + 1]! & 0x7f) === 126 ? 4 : 2;
+      const start = at + h + maskBytes;
+      if (masked) xorMask(b, start, at + n, at + h);
+      deliver(new Uint8Array(b.buffer, b.byteOffset + start, at + n - start));
       return true;
     }
     // A control frame: `ws` answers pings, records pongs and runs the close handshake.

@@ -3,13 +3,14 @@ import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import type { SocketAdapter } from './channel.js';
 import { receiveFast } from './fast-receive.js';
+import { writeMaskKey, xorMask } from './mask.js';
 
 const SEND_OPTIONS = { binary: true };
 const FIRST_FRAME = { binary: true, fin: false };
 const LAST_FRAME = { binary: true, fin: true };
 /** Outgoing memory is carved from blocks this large (not zero-filled, one allocation per block). */
 const BLOCK_BYTES = 256 * 1024;
-/** Records up to this size are framed by us on the server side (a 2- or 4-byte frame header); larger ones go through ws. */
+/** Records up to this size are framed by us (a 2- or 4-byte frame header, plus a masking key from a client); larger ones go through ws. */
 const OWN_FRAMING_MAX = 0xffff;
 
 /**
@@ -18,6 +19,9 @@ const OWN_FRAMING_MAX = 0xffff;
  * each drain.
  */
 const SPARE_BLOCKS = 17;
+
+/** Small records this module framed itself, and how many of those it masked (tests read them). */
+export const framedHere = { frames: 0, masked: 0 };
 
 /** A block of outgoing frames: `pending` socket writes still reference it; `full` once no more frames go in. */
 interface Block {
@@ -28,15 +32,11 @@ interface Block {
 
 /** The parts of a `ws` WebSocket we reach into (ws 8, pinned). */
 interface WsInternals {
+  _isServer?: boolean;
   _socket?: Socket;
   _sender?: { _state: number; _queue: unknown[]; _firstFragment: boolean };
 }
 
-/** Options of {@link nodeSocketAdapter}. */
-export interface NodeAdapterOptions {
-  /** The connection was accepted by a server: its frames are not masked, so small records can be framed here. */
-  server?: boolean;
-}
 
 function isTlsFailure(code: string | undefined): boolean {
   return code !== undefined && (code.includes('CERT') || code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
@@ -54,7 +54,7 @@ function openError(err: Error & { code?: string }, where: string): HarmonicsErro
 }
 
 /** Adapter for a `ws` WebSocket (client or accepted connection). */
-export function nodeSocketAdapter(ws: WebSocket, where: string, options: NodeAdapterOptions = {}): SocketAdapter {
+export function nodeSocketAdapter(ws: WebSocket, where: string): SocketAdapter {
   // Binary messages arrive as their frames' payloads: a record sent as header + data frames is decoded without joining them.
   ws.binaryType = 'fragments';
   let lastError: (Error & { code?: string }) | undefined;
@@ -73,9 +73,10 @@ export function nodeSocketAdapter(ws: WebSocket, where: string, options: NodeAda
     }
   };
   const internals = ws as unknown as WsInternals;
-  // Server side: small records are encoded straight into whole frames in a
-  // block and written once per tick, instead of one ws.send() (two buffers,
-  // two stream writes) each. Only while ws's own sender is idle and between
+  // Small records are encoded straight into whole frames in a block (masked
+  // in place on the client side, with a fresh key each, as RFC 6455 asks)
+  // and written once per tick, instead of one ws.send() (two buffers, two
+  // stream writes, a masked copy on the client) each. Only while ws's own sender is idle and between
   // messages; everything ws sends itself is preceded by a flush, so the
   // order on the wire is the order of the calls.
   // Blocks are reused once the socket has written all of them (fresh memory
@@ -106,7 +107,7 @@ export function nodeSocketAdapter(ws: WebSocket, where: string, options: NodeAda
     const s = internals._sender;
     return s !== undefined && s._state === 0 && s._queue.length === 0 && s._firstFragment;
   };
-  // Client side: records are carved from blocks too (ws masks them into its own frames).
+  // Records that go through ws.send() are carved from blocks too.
   let carve: Buffer | undefined;
   let carveUsed = 0;
   const alloc = (n: number): Buffer => {
@@ -143,13 +144,11 @@ export function nodeSocketAdapter(ws: WebSocket, where: string, options: NodeAda
   ws.on('message', (data: Buffer | Buffer[], isBinary: boolean) => {
     received(isBinary ? (Array.isArray(data) && data.length === 1 ? data[0]! : data) : String(data), false);
   });
-  // Client side: small whole binary messages are cut from the socket's chunks around ws's
-  // parser; those views are ours (nothing else reads the chunk), so they are passed as owned.
+  // Small whole binary messages are cut from the socket's chunks around ws's parser; those
+  // views are ours (nothing else reads the chunk), so they are passed as owned.
   const fast = (payload: Uint8Array): void => received(payload, true);
-  if (options.server !== true) {
-    if (wasOpen) receiveFast(ws, fast);
-    else ws.once('open', () => receiveFast(ws, fast));
-  }
+  if (wasOpen) receiveFast(ws, fast);
+  else ws.once('open', () => receiveFast(ws, fast));
   let onClose: ((code: number, reason: string, error?: HarmonicsError) => void) | undefined;
   let closedWith: [number, string, HarmonicsError | undefined] | undefined;
   ws.on('close', (code: number, reason: Buffer) => {
@@ -185,8 +184,10 @@ export function nodeSocketAdapter(ws: WebSocket, where: string, options: NodeAda
     },
     alloc,
     sendTensor(t, n) {
-      if (options.server !== true || n > OWN_FRAMING_MAX || ws.readyState !== WebSocket.OPEN || !senderIdle()) return false;
-      const h = n < 126 ? 2 : 4;
+      const server = internals._isServer;
+      if (typeof server !== 'boolean' || n > OWN_FRAMING_MAX || ws.readyState !== WebSocket.OPEN || !senderIdle()) return false;
+      const key = server ? 0 : 4;
+      const h = (n < 126 ? 2 : 4) + key;
       if (block === undefined || blockEnd + h + n > block.buf.length) {
         flush();
         if (block !== undefined) {
@@ -199,10 +200,17 @@ export function nodeSocketAdapter(ws: WebSocket, where: string, options: NodeAda
       const buf = block.buf;
       encodeTensorInto(t, buf, blockEnd + h); // throws before anything is committed
       buf[blockEnd] = 0x82; // FIN, binary
-      if (h === 2) buf[blockEnd + 1] = n;
+      const maskBit = server ? 0 : 0x80;
+      if (n < 126) buf[blockEnd + 1] = maskBit | n;
       else {
-        buf[blockEnd + 1] = 126;
+        buf[blockEnd + 1] = maskBit | 126;
         buf.writeUInt16BE(n, blockEnd + 2);
+      }
+      framedHere.frames++;
+      if (!server) {
+        framedHere.masked++;
+        writeMaskKey(buf, blockEnd + h - 4);
+        xorMask(buf, blockEnd + h, blockEnd + h + n, blockEnd + h - 4);
       }
       blockEnd += h + n;
       if (!flushQueued) {

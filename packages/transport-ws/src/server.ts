@@ -128,7 +128,7 @@ export class WebSocketServer implements AsyncIterable<IncomingWebSocket> {
 
   private onConnection(ws: WebSocket, req: IncomingMessage): void {
     const where = `ws client ${req.socket.remoteAddress}:${req.socket.remotePort}`;
-    const c = new IncomingWebSocket(ws, req, nodeSocketAdapter(ws, where, { server: true }), this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
+    const c = new IncomingWebSocket(ws, req, nodeSocketAdapter(ws, where), this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
     const outcome = this.queue.offer(c);
     if (outcome === 'refused') ws.close(1013, 'try again later');
     else if (outcome === 'queued') ws.once('close', () => this.queue.remove(c));

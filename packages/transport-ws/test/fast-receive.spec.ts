@@ -2,32 +2,34 @@
 // written by hand here (RFC 6455 framing, byte by byte), so the tests choose
 // exactly where frames are cut between TCP reads, which frames arrive, and
 // what the client answers.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { type IncomingMessage, createServer } from 'node:http';
-import type { Socket } from 'node:net';
-import { type DType, type Tensor, encodeTensor, tensor } from '@harmonics/core';
+import { type Socket, connect } from 'node:net';
+import { type DType, type Producer, type Tensor, encodeTensor, tensor } from '@harmonics/core';
 import { errorOf, expectSameTensor } from '@harmonics/conformance';
-import { WebSocketProducer } from '@harmonics/transport-ws';
+import { WebSocketConsumer, WebSocketProducer, WebSocketServer } from '@harmonics/transport-ws';
 import { decodeOwned } from '../src/channel';
 import { fastReceived } from '../src/fast-receive';
+import { framedHere } from '../src/node-adapter';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
-/** An unmasked server frame. */
-function frame(opcode: number, payload: Uint8Array, fin = true, mask?: number[]): Buffer {
+/** A frame: unmasked as a server sends it, or masked with `mask` as a client must; `long16` uses the 16-bit length form even for a short payload. */
+function frame(opcode: number, payload: Uint8Array, fin = true, mask?: number[], long16 = false): Buffer {
   const n = payload.length;
-  const head = n < 126 ? [n] : n <= 0xffff ? [126, n >> 8, n & 0xff] : [127, 0, 0, 0, 0, (n >>> 24) & 0xff, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
+  const head =
+    n < 126 && !long16 ? [n] : n <= 0xffff ? [126, n >> 8, n & 0xff] : [127, 0, 0, 0, 0, (n >>> 24) & 0xff, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
   if (mask) head[0]! |= 0x80;
   const body = Buffer.from(payload);
   if (mask) for (let i = 0; i < n; i++) body[i]! ^= mask[i % 4]!;
   return Buffer.concat([Buffer.from([(fin ? 0x80 : 0) | opcode, ...head, ...(mask ?? [])]), body]);
 }
-const binary = (t: Tensor) => frame(0x2, encodeTensor(t));
-const closeFrame = (code: number) => frame(0x8, Buffer.from([code >> 8, code & 0xff]));
+const binary = (t: Tensor, mask?: number[]) => frame(0x2, encodeTensor(t), true, mask);
+const closeFrame = (code: number, mask?: number[]) => frame(0x8, Buffer.from([code >> 8, code & 0xff]), true, mask);
 
-/** What a (masking) client sent: its frames' opcodes and unmasked payloads. */
-function clientFrames(bytes: Buffer): { opcode: number; payload: Buffer }[] {
-  const out: { opcode: number; payload: Buffer }[] = [];
+/** The frames in `bytes` (masked or not): opcodes, masking keys and unmasked payloads. */
+function parseFrames(bytes: Buffer): { opcode: number; key: Buffer; payload: Buffer }[] {
+  const out: { opcode: number; key: Buffer; payload: Buffer }[] = [];
   let at = 0;
   while (at + 2 <= bytes.length) {
     let n = bytes[at + 1]! & 0x7f;
@@ -39,11 +41,12 @@ function clientFrames(bytes: Buffer): { opcode: number; payload: Buffer }[] {
       n = Number(bytes.readBigUInt64BE(at + 2));
       h = 10;
     }
-    const mask = bytes.subarray(at + h, at + h + 4);
-    const payload = Buffer.from(bytes.subarray(at + h + 4, at + h + 4 + n));
-    for (let i = 0; i < n; i++) payload[i]! ^= mask[i % 4]!;
-    out.push({ opcode: bytes[at]! & 0x0f, payload });
-    at += h + 4 + n;
+    const m = bytes[at + 1]! & 0x80 ? 4 : 0;
+    const mask = bytes.subarray(at + h, at + h + m);
+    const payload = Buffer.from(bytes.subarray(at + h + m, at + h + m + n));
+    if (m) for (let i = 0; i < n; i++) payload[i]! ^= mask[i % 4]!;
+    out.push({ opcode: bytes[at]! & 0x0f, key: Buffer.from(mask), payload });
+    at += h + m + n;
   }
   return out;
 }
@@ -71,7 +74,7 @@ async function handServer(first: Buffer = Buffer.alloc(0)): Promise<HandServer> 
       // The close handshake: answer the client's close frame (unless we sent ours first), then end the connection.
       socket.on('data', (d: Buffer) => {
         got.push(d);
-        const closing = clientFrames(Buffer.concat(got)).find((f) => f.opcode === 0x8);
+        const closing = parseFrames(Buffer.concat(got)).find((f) => f.opcode === 0x8);
         if (closing === undefined || socket.writableEnded) return;
         if (hand.sentClose) socket.end();
         else socket.end(frame(0x8, closing.payload));
@@ -99,6 +102,33 @@ async function handServer(first: Buffer = Buffer.alloc(0)): Promise<HandServer> 
     },
   };
   return hand;
+}
+
+/** A client written by hand: the upgrade request, then whatever frames a test writes. */
+async function handClient(port: number): Promise<{ socket: Socket; received: () => Buffer }> {
+  const socket = connect(port, '127.0.0.1');
+  socket.setNoDelay(true);
+  const got: Buffer[] = [];
+  const key = randomBytes(16).toString('base64');
+  socket.write(
+    `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  );
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.on('data', (d: Buffer) => {
+      got.push(d);
+      const all = Buffer.concat(got);
+      const end = all.indexOf('\r\n\r\n');
+      if (end < 0 || got.length === 0) return;
+      if (!all.subarray(0, end).toString('latin1').startsWith('HTTP/1.1 101')) reject(new Error(all.toString('latin1')));
+      got.length = 0;
+      if (end + 4 < all.length) got.push(all.subarray(end + 4));
+      socket.removeAllListeners('data');
+      socket.on('data', (more: Buffer) => got.push(more));
+      resolve();
+    });
+  });
+  return { socket, received: () => Buffer.concat(got) };
 }
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -130,7 +160,7 @@ function smallTensors(count: number): Tensor[] {
   return out;
 }
 
-async function readAll(p: WebSocketProducer, n: number): Promise<Tensor[]> {
+async function readAll(p: Producer, n: number): Promise<Tensor[]> {
   const out: Tensor[] = [];
   for (let i = 0; i < n; i++) {
     const t = await p.next();
@@ -150,7 +180,7 @@ describe('client receive lane', () => {
       const before = { ...fastReceived };
       // A 700-byte and a 1 KiB float32 tensor among them: 16-bit lengths, whose length bytes the 1-byte cuts split.
       want.splice(100, 0, tensor('float32', [175]), tensor('float32', [256]));
-      const stream = Buffer.concat(want.map(binary));
+      const stream = Buffer.concat(want.map((t) => binary(t)));
       const reading = readAll(producer, want.length);
       await writeCut(socket, stream, [1, 3, 2, 517, 1, 1, 64, 2900, 5, 1, 1200, 3]);
       const got = await reading;
@@ -180,7 +210,7 @@ describe('client receive lane', () => {
       for (const t of [a, b, c]) expectSameTensor(await producer.next(), t!);
       expect(await producer.next()).toBeUndefined();
       await pause(20);
-      const sent = clientFrames(server.received());
+      const sent = parseFrames(server.received());
       expect(sent.map((f) => f.opcode)).toEqual([0xa, 0xa, 0x8]);
       expect(sent.map((f) => f.payload.toString('latin1'))).toEqual(['first', 'second', '\x03\xe8']);
     } finally {
@@ -209,7 +239,7 @@ describe('client receive lane', () => {
       expectSameTensor(await producer.next(), c!);
       expect(fastReceived.frames - before).toBe(1);
       // ws is idle again between messages: the next small ones take the lane.
-      socket.write(Buffer.concat(smallTensors(5).map(binary)));
+      socket.write(Buffer.concat(smallTensors(5).map((t) => binary(t))));
       for (const t of smallTensors(5)) expectSameTensor(await producer.next(), t);
       expect(fastReceived.frames - before).toBe(6);
     } finally {
@@ -220,7 +250,7 @@ describe('client receive lane', () => {
 
   it('the 101 response and the first messages in one write, the last one cut: all arrive in order', async () => {
     const want = smallTensors(20);
-    const stream = Buffer.concat(want.map(binary));
+    const stream = Buffer.concat(want.map((t) => binary(t)));
     const server = await handServer(stream.subarray(0, stream.length - 10));
     const producer = new WebSocketProducer('127.0.0.1', server.port);
     try {
@@ -247,7 +277,7 @@ describe('client receive lane', () => {
       expectSameTensor(await producer.next(), a!);
       expect((await errorOf(producer.next()))?.code).toBe('ERR_PROTOCOL');
       await pause(20);
-      const closing = clientFrames(server.received()).find((f) => f.opcode === 0x8);
+      const closing = parseFrames(server.received()).find((f) => f.opcode === 0x8);
       expect(closing?.payload.readUInt16BE(0)).toBe(1007);
     } finally {
       await producer.close();
@@ -285,11 +315,128 @@ describe('client receive lane', () => {
       expectSameTensor(await producer.next(), small);
       expect((await errorOf(producer.next()))?.code).toBe('ERR_TOO_LARGE');
       await pause(20);
-      const closing = clientFrames(server.received()).find((f) => f.opcode === 0x8);
+      const closing = parseFrames(server.received()).find((f) => f.opcode === 0x8);
       expect(closing?.payload.readUInt16BE(0)).toBe(1009);
     } finally {
       await producer.close();
       await server.close();
+    }
+  });
+});
+
+describe('server receive lane (masked frames)', () => {
+  it('small masked messages cut anywhere between reads, under every mask, arrive bit-exact and in order', async () => {
+    const server = await WebSocketServer.listen();
+    const client = await handClient(server.port);
+    const producer = await server.acceptProducer();
+    try {
+      const want = smallTensors(300);
+      want.splice(50, 0, tensor('float32', [256]), tensor('int64', [90]));
+      const masks = [[0, 0, 0, 0], [0xff, 0xff, 0xff, 0xff], [1, 2, 3, 4], [0x9e, 0x37, 0x79, 0xb9]];
+      const before = { ...fastReceived };
+      const stream = Buffer.concat(want.map((t, i) => binary(t, masks[i % masks.length])));
+      const reading = readAll(producer, want.length);
+      await writeCut(client.socket, stream, [1, 5, 3, 700, 1, 7, 2900, 2, 1, 6, 1300]);
+      const got = await reading;
+      got.forEach((t, i) => expectSameTensor(t, want[i]!));
+      expect(fastReceived.frames - before.frames).toBe(want.length);
+      expect(fastReceived.joined - before.joined).toBeGreaterThan(10);
+    } finally {
+      client.socket.destroy();
+      await producer.close();
+      await server.close();
+    }
+  });
+
+  it('a masked ping between messages gets a pong; the client\'s close frame ends the stream cleanly and is answered', async () => {
+    const server = await WebSocketServer.listen();
+    const client = await handClient(server.port);
+    const producer = await server.acceptProducer();
+    try {
+      const [a, b] = smallTensors(2);
+      const mask = [5, 6, 7, 8];
+      const ping = frame(0x9, Buffer.from('are you there'), true, mask);
+      client.socket.write(Buffer.concat([binary(a!, mask), ping.subarray(0, 4)]));
+      await pause(5);
+      client.socket.write(Buffer.concat([ping.subarray(4), binary(b!, mask), closeFrame(1000, mask)]));
+      expectSameTensor(await producer.next(), a!);
+      expectSameTensor(await producer.next(), b!);
+      expect(await producer.next()).toBeUndefined();
+      await pause(20);
+      const answers = parseFrames(client.received());
+      expect(answers.map((f) => f.opcode)).toEqual([0xa, 0x8]);
+      expect(answers[0]!.payload.toString()).toBe('are you there');
+      expect(answers[1]!.payload.readUInt16BE(0)).toBe(1000);
+    } finally {
+      client.socket.destroy();
+      await producer.close();
+      await server.close();
+    }
+  });
+
+  it('an unmasked frame from a client is refused by ws: ERR_PROTOCOL after the tensors before it', async () => {
+    const server = await WebSocketServer.listen();
+    const client = await handClient(server.port);
+    const producer = await server.acceptProducer();
+    try {
+      const [a, b] = smallTensors(2);
+      client.socket.write(Buffer.concat([binary(a!, [1, 1, 1, 1]), binary(b!)]));
+      expectSameTensor(await producer.next(), a!);
+      const err = await errorOf(producer.next());
+      expect(err?.code).toBe('ERR_PROTOCOL');
+      expect(err?.message).toMatch(/WS_ERR_EXPECTED_MASK/);
+    } finally {
+      client.socket.destroy();
+      await producer.close();
+      await server.close();
+    }
+  });
+});
+
+describe('frames a client builds itself', () => {
+  it('small records go out as masked frames built here, each with its own key, in order after one sent through ws; the server reads them bit-exact', async () => {
+    const hand = await handServer();
+    const consumer = new WebSocketConsumer('127.0.0.1', hand.port);
+    try {
+      await hand.accepted;
+      const want = smallTensors(200);
+      // The first push waits for the connection to open and goes through ws.send(); the rest are framed here.
+      await consumer.push(want[0]!);
+      const before = { ...framedHere };
+      for (const t of want.slice(1)) await consumer.push(t);
+      await consumer.close();
+      expect(framedHere.masked - before.masked).toBe(want.length - 1);
+      const frames = parseFrames(hand.received());
+      expect(frames.map((f) => f.opcode)).toEqual([...want.map(() => 0x2), 0x8]);
+      frames.slice(0, -1).forEach((f, i) => expect(f.payload.equals(encodeTensor(want[i]!))).toBe(true));
+      // Every key is fresh (RFC 6455 §5.3): 200 random 32-bit keys collide with a chance of about 5e-6.
+      expect(new Set(frames.map((f) => f.key.toString('hex'))).size).toBe(frames.length);
+    } finally {
+      await consumer.close();
+      await hand.close();
+    }
+  });
+});
+
+describe('frame headers as sent', () => {
+  it('a short payload with a 16-bit length (not minimal, which ws accepts) is read from the right offset on both sides', async () => {
+    const [a, b] = smallTensors(2);
+    const hand = await handServer();
+    const producer = new WebSocketProducer('127.0.0.1', hand.port);
+    const server = await WebSocketServer.listen();
+    const client = await handClient(server.port);
+    const serverSide = await server.acceptProducer();
+    try {
+      (await hand.accepted).write(Buffer.concat([frame(0x2, encodeTensor(a!), true, undefined, true), binary(b!)]));
+      expectSameTensor(await producer.next(), a!);
+      expectSameTensor(await producer.next(), b!);
+      client.socket.write(Buffer.concat([frame(0x2, encodeTensor(a!), true, [9, 8, 7, 6], true), binary(b!, [1, 2, 3, 4])]));
+      expectSameTensor(await serverSide.next(), a!);
+      expectSameTensor(await serverSide.next(), b!);
+    } finally {
+      client.socket.destroy();
+      await Promise.all([producer.close(), serverSide.close()]);
+      await Promise.all([hand.close(), server.close()]);
     }
   });
 });
