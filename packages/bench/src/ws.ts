@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { encodedByteLength, tensor } from '@harmonics/core';
+import { type Producer, encodedByteLength, tensor } from '@harmonics/core';
 import { WebSocketProducer, WebSocketServer } from '@harmonics/transport-ws';
 import WebSocket, { WebSocketServer as WsServer } from 'ws';
 import { type Case, sink, spawnPeer } from './harness.js';
@@ -19,10 +19,8 @@ async function startPeer(args: string[]): Promise<{ port: number; exited: Promis
   return { port, exited };
 }
 
-/** WebSocketServer consumer in another process → WebSocketProducer here; timed from open to the close. */
-async function harmonicsReceive(elements: number, count: number): Promise<number> {
-  const peer = await startPeer(['harmonics', String(elements * 4), String(count)]);
-  const producer = new WebSocketProducer('127.0.0.1', peer.port);
+/** Seconds from now until `producer` ends, checking it gave `count` tensors. */
+async function timeProducer(producer: Producer, count: number): Promise<number> {
   const t0 = performance.now();
   let n = 0;
   for (let t = await producer.next(); t !== undefined; t = await producer.next()) {
@@ -30,15 +28,12 @@ async function harmonicsReceive(elements: number, count: number): Promise<number
     sink.value += t.data.length;
   }
   const seconds = (performance.now() - t0) / 1000;
-  await peer.exited;
   if (n !== count) throw new Error(`expected ${count} tensors, got ${n}`);
   return seconds;
 }
 
-/** A raw ws client (bufferutil) receiving the same bytes from a raw ws server in another process. */
-async function rawReceive(bytes: number, count: number): Promise<number> {
-  const peer = await startPeer(['raw', String(bytes), String(count)]);
-  const ws = new WebSocket(`ws://127.0.0.1:${peer.port}`, { perMessageDeflate: false, maxPayload: 0 });
+/** Seconds from now until raw `ws` closes, checking it got `count` messages. */
+async function timeMessages(ws: WebSocket, count: number): Promise<number> {
   const t0 = performance.now();
   let n = 0;
   await new Promise<void>((resolve, reject) => {
@@ -50,26 +45,33 @@ async function rawReceive(bytes: number, count: number): Promise<number> {
     ws.once('error', reject);
   });
   const seconds = (performance.now() - t0) / 1000;
-  await peer.exited;
   if (n !== count) throw new Error(`raw ws: expected ${count} messages, got ${n}`);
+  return seconds;
+}
+
+/** WebSocketServer consumer in another process → WebSocketProducer here; timed from open to the close. */
+async function harmonicsReceive(elements: number, count: number): Promise<number> {
+  const peer = await startPeer(['harmonics', String(elements * 4), String(count)]);
+  const seconds = await timeProducer(new WebSocketProducer('127.0.0.1', peer.port), count);
+  await peer.exited;
+  return seconds;
+}
+
+/** A raw ws client (bufferutil) receiving the same bytes from a raw ws server in another process. */
+async function rawReceive(bytes: number, count: number): Promise<number> {
+  const peer = await startPeer(['raw', String(bytes), String(count)]);
+  const seconds = await timeMessages(new WebSocket(`ws://127.0.0.1:${peer.port}`, { perMessageDeflate: false, maxPayload: 0 }), count);
+  await peer.exited;
   return seconds;
 }
 
 /** A WebSocketServer producer here receives from a WebSocketConsumer client in another process. */
 async function harmonicsServerReceive(elements: number, count: number): Promise<number> {
   const server = await WebSocketServer.listen({ port: 0 });
-  const child = spawnPeer('ws bench peer', process.execPath, [PEER, 'harmonics-client', String(elements * 4), String(count), String(server.port)]);
   try {
-    const producer = await server.acceptProducer();
-    const t0 = performance.now();
-    let n = 0;
-    for (let t = await producer.next(); t !== undefined; t = await producer.next()) {
-      n++;
-      sink.value += t.data.length;
-    }
-    const seconds = (performance.now() - t0) / 1000;
+    const child = spawnPeer('ws bench peer', process.execPath, [PEER, 'harmonics-client', String(elements * 4), String(count), String(server.port)]);
+    const seconds = await timeProducer(await server.acceptProducer(), count);
     await child.exited;
-    if (n !== count) throw new Error(`expected ${count} tensors, got ${n}`);
     return seconds;
   } finally {
     await server.close();
@@ -79,24 +81,12 @@ async function harmonicsServerReceive(elements: number, count: number): Promise<
 /** A raw ws server (bufferutil) here receives the same bytes from a raw ws client in another process. */
 async function rawServerReceive(bytes: number, count: number): Promise<number> {
   const wss = new WsServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false, maxPayload: 0 });
-  await new Promise((r) => wss.once('listening', r));
-  const port = (wss.address() as { port: number }).port;
-  const child = spawnPeer('ws bench peer', process.execPath, [PEER, 'raw-client', String(bytes), String(count), String(port)]);
   try {
-    const ws = await new Promise<WebSocket>((r) => wss.once('connection', r));
-    const t0 = performance.now();
-    let n = 0;
-    await new Promise<void>((resolve, reject) => {
-      ws.on('message', (d: Buffer) => {
-        n++;
-        sink.value += d.length;
-      });
-      ws.once('close', () => resolve());
-      ws.once('error', reject);
-    });
-    const seconds = (performance.now() - t0) / 1000;
+    await new Promise((r) => wss.once('listening', r));
+    const port = (wss.address() as { port: number }).port;
+    const child = spawnPeer('ws bench peer', process.execPath, [PEER, 'raw-client', String(bytes), String(count), String(port)]);
+    const seconds = await timeMessages(await new Promise<WebSocket>((r) => wss.once('connection', r)), count);
     await child.exited;
-    if (n !== count) throw new Error(`raw ws: expected ${count} messages, got ${n}`);
     return seconds;
   } finally {
     wss.close();

@@ -37,7 +37,6 @@ interface WsInternals {
   _sender?: { _state: number; _queue: unknown[]; _firstFragment: boolean };
 }
 
-
 function isTlsFailure(code: string | undefined): boolean {
   return code !== undefined && (code.includes('CERT') || code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
 }
@@ -53,7 +52,11 @@ function openError(err: Error & { code?: string }, where: string): HarmonicsErro
   return new HarmonicsError('ERR_CONNECT', `cannot connect to ${where}: ${err.code ?? err.message}`, { cause: err });
 }
 
-/** Adapter for a `ws` WebSocket (client or accepted connection). */
+/**
+ * Adapter for a `ws` WebSocket (client or accepted connection). It takes over
+ * the connection's incoming messages: small binary ones are read in front of
+ * `ws`'s parser and never reach other `'message'` listeners.
+ */
 export function nodeSocketAdapter(ws: WebSocket, where: string): SocketAdapter {
   // Binary messages arrive as their frames' payloads: a record sent as header + data frames is decoded without joining them.
   ws.binaryType = 'fragments';
@@ -76,9 +79,9 @@ export function nodeSocketAdapter(ws: WebSocket, where: string): SocketAdapter {
   // Small records are encoded straight into whole frames in a block (masked
   // in place on the client side, with a fresh key each, as RFC 6455 asks)
   // and written once per tick, instead of one ws.send() (two buffers, two
-  // stream writes, a masked copy on the client) each. Only while ws's own sender is idle and between
-  // messages; everything ws sends itself is preceded by a flush, so the
-  // order on the wire is the order of the calls.
+  // stream writes, a masked copy on the client) each. Only while ws's own
+  // sender is idle and between messages; everything ws sends itself is
+  // preceded by a flush, so the order on the wire is the order of the calls.
   // Blocks are reused once the socket has written all of them (fresh memory
   // would cost a page fault per 4 KiB on first touch).
   let block: Block | undefined;
