@@ -119,8 +119,11 @@ async function handClient(port: number): Promise<{ socket: Socket; received: () 
       got.push(d);
       const all = Buffer.concat(got);
       const end = all.indexOf('\r\n\r\n');
-      if (end < 0 || got.length === 0) return;
-      if (!all.subarray(0, end).toString('latin1').startsWith('HTTP/1.1 101')) reject(new Error(all.toString('latin1')));
+      if (end < 0) return;
+      if (!all.subarray(0, end).toString('latin1').startsWith('HTTP/1.1 101')) {
+        reject(new Error(`upgrade refused: ${all.toString('latin1')}`));
+        return;
+      }
       got.length = 0;
       if (end + 4 < all.length) got.push(all.subarray(end + 4));
       socket.removeAllListeners('data');
