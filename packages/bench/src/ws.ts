@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { type Producer, encodedByteLength, tensor } from '@harmonics/core';
 import { WebSocketProducer, WebSocketServer } from '@harmonics/transport-ws';
@@ -7,16 +6,10 @@ import { type Case, sink, spawnPeer } from './harness.js';
 
 const PEER = fileURLToPath(new URL('./ws-peer.js', import.meta.url));
 
+/** Start a ws-peer.js that serves: its port, and its exit. */
 async function startPeer(args: string[]): Promise<{ port: number; exited: Promise<void> }> {
-  const child = spawn(process.execPath, [PEER, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise<void>((resolve, reject) =>
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`ws bench peer ${args[0]} exited with ${code}`)))),
-  );
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout!.once('data', (d) => resolve(Number(String(d).trim())));
-    exited.catch(reject);
-  });
-  return { port, exited };
+  const peer = spawnPeer('ws bench peer', process.execPath, [PEER, ...args]);
+  return { port: Number(await peer.line()), exited: peer.exited };
 }
 
 /** Seconds from now until `producer` ends, checking it gave `count` tensors. */

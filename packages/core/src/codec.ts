@@ -167,6 +167,26 @@ export function decodeTensor(bytes: Uint8Array, options?: DecodeOptions): Tensor
 }
 
 /**
+ * {@link decodeTensor} for memory the caller owns and gives up (a view of a
+ * socket read buffer nothing else reads): misaligned data is moved back over
+ * the record's own header (at least 9 bytes, more than any alignment shift)
+ * instead of being copied out, so the tensor is a view of `bytes` either way.
+ * The header bytes are overwritten. Anything that is not exactly one valid
+ * record gets decodeTensor's error.
+ */
+export function decodeTensorInPlace(bytes: Uint8Array, maxMessageBytes: number): Tensor {
+  const h = parseRecordHeader(bytes, 0, bytes.length, maxMessageBytes);
+  if (typeof h === 'number' || h.headerLength + h.byteLength !== bytes.length) return decodeTensor(bytes, { maxMessageBytes });
+  let at = h.headerLength;
+  const shift = (bytes.byteOffset + at) % h.dtype.size;
+  if (shift !== 0) {
+    bytes.copyWithin(at - shift, at, at + h.byteLength);
+    at -= shift;
+  }
+  return tensorFromRecordData(h, bytes, at);
+}
+
+/**
  * Bytes of the record for `t` (header + data), without the stream length prefix.
  * @throws HarmonicsError `ERR_BAD_SHAPE` / `ERR_TOO_LARGE` when the tensor cannot be encoded.
  */

@@ -1,7 +1,7 @@
 // @harmonics/core/internal: building blocks for Harmonics' own transport
 // packages. Not part of the semver-stable surface: may change in a minor release.
 export { readU32LE, writeU32LE } from './bytes.js';
-export { allocRecordData, checkTensorData, parseRecordHeader, tensorFromRecordData, writeRecordHeader } from './codec.js';
+export { allocRecordData, checkTensorData, decodeTensorInPlace, parseRecordHeader, tensorFromRecordData, writeRecordHeader } from './codec.js';
 export { allocAligned, MAX_SLAB_ALLOCATION } from './slab.js';
 export type { RecordHeader } from './codec.js';
 export { checkBool } from './tensor.js';

@@ -1,5 +1,6 @@
 import {
   DTYPES,
+  type DType,
   type Tensor,
   decodeTensor,
   encodeTensor,
@@ -9,6 +10,7 @@ import {
   tensor,
 } from '@harmonics/core';
 import { codeOfSync, everyDtypeSamples, expectSameTensor, sampleTensor } from '@harmonics/conformance';
+import { decodeTensorInPlace } from '@harmonics/core/internal';
 
 
 function hex(bytes: Uint8Array): string {
@@ -126,5 +128,33 @@ describe('encodeTensor / decodeTensor', () => {
     expect(codeOfSync(() => encodeTensor(tooBigDim))).toBe('ERR_BAD_SHAPE');
     const unknown = { dtype: 'complex64', shape: [1], data: new Float32Array(2) } as unknown as Tensor;
     expect(codeOfSync(() => encodeTensor(unknown))).toBe('ERR_BAD_DTYPE');
+  });
+});
+
+describe('decodeTensorInPlace', () => {
+  it('moves misaligned data back over the header: a view of the same memory, aligned, bit-exact, at every offset', () => {
+    for (const dtype of ['float64', 'int64', 'float32', 'int16', 'uint8'] as DType[]) {
+      for (let shift = 0; shift < 8; shift++) {
+        for (const shape of [[], [3], [2, 5]]) {
+          const t = tensor(dtype, shape);
+          const view = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+          view.forEach((_, i) => (view[i] = (i * 37 + shift) & 0xff));
+          const record = encodeTensor(t);
+          const memory = new Uint8Array(record.length + 16);
+          memory.set(record, shift);
+          const got = decodeTensorInPlace(memory.subarray(shift, shift + record.length), 1 << 20);
+          expect(got.data.buffer).toBe(memory.buffer);
+          expect(got.data.byteOffset % got.data.BYTES_PER_ELEMENT).toBe(0);
+          expectSameTensor(got, t);
+        }
+      }
+    }
+  });
+
+  it('anything but exactly one valid record gets decodeTensor\'s error', () => {
+    const record = encodeTensor(tensor('float32', [4]));
+    expect(() => decodeTensorInPlace(record.slice(0, 10), 1 << 20)).toThrow(expect.objectContaining({ code: 'ERR_TRUNCATED' }));
+    expect(() => decodeTensorInPlace(new Uint8Array([...record, 0]), 1 << 20)).toThrow(expect.objectContaining({ code: 'ERR_PROTOCOL' }));
+    expect(() => decodeTensorInPlace(record.slice(), 8)).toThrow(expect.objectContaining({ code: 'ERR_TOO_LARGE' }));
   });
 });

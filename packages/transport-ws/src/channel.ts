@@ -14,7 +14,15 @@ import {
   encodeTensorParts,
   encodedByteLength,
 } from '@harmonics/core';
-import { Ring, abortError, closedError, parseRecordHeader, tensorFromRecordData, tooLargeError } from '@harmonics/core/internal';
+import {
+  Ring,
+  abortError,
+  closedError,
+  decodeTensorInPlace,
+  parseRecordHeader,
+  tensorFromRecordData,
+  tooLargeError,
+} from '@harmonics/core/internal';
 
 /** Close codes of RFC 6455 that we send or read. */
 export const CLOSE_NORMAL = 1000;
@@ -144,25 +152,6 @@ export function decodeFrames(frames: readonly Uint8Array[], maxMessageBytes: num
   return decodeTensor(joined, { maxMessageBytes });
 }
 
-/**
- * Decode one record from memory that is ours to change: misaligned data is
- * moved back over the record's own header (at least 9 bytes, more than any
- * alignment shift) instead of being copied out, so the tensor is a view of
- * `bytes` either way. Anything that is not exactly one valid record goes to
- * {@link decodeTensor} for its error.
- */
-export function decodeOwned(bytes: Uint8Array, maxMessageBytes: number): Tensor {
-  const h = parseRecordHeader(bytes, 0, bytes.length, maxMessageBytes);
-  if (typeof h === 'number' || h.headerLength + h.byteLength !== bytes.length) return decodeTensor(bytes, { maxMessageBytes });
-  let at = h.headerLength;
-  const shift = (bytes.byteOffset + at) % h.dtype.size;
-  if (shift !== 0) {
-    bytes.copyWithin(at - shift, at, at + h.byteLength);
-    at -= shift;
-  }
-  return tensorFromRecordData(h, bytes, at);
-}
-
 /** Tensors at least this large go out as header + data frames from a reused buffer, where the adapter can. */
 const PARTS_SEND_BYTES = 64 * 1024;
 
@@ -258,7 +247,7 @@ export class WebSocketChannelProducer extends BaseProducer {
     }
     let t: Tensor;
     try {
-      if (owned) t = decodeOwned(data as Uint8Array, this.maxMessageBytes);
+      if (owned) t = decodeTensorInPlace(data as Uint8Array, this.maxMessageBytes);
       else if (data instanceof Uint8Array) t = decodeTensor(data, { maxMessageBytes: this.maxMessageBytes });
       else t = decodeFrames(data, this.maxMessageBytes);
     } catch (err) {

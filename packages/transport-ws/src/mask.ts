@@ -5,6 +5,13 @@ import { randomFillSync } from 'node:crypto';
 
 const scratch = new Uint8Array(4);
 const scratchWord = new Uint32Array(scratch.buffer);
+/**
+ * A word view of the last buffer masked: frames come many to a socket chunk
+ * or a send block, so this is one view per buffer rather than per frame. It
+ * keeps that one buffer alive until the next is masked.
+ */
+let lastBuffer: ArrayBufferLike | undefined;
+let lastWords: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
 
 /**
  * XOR `b[start, end)` in place with the 4-byte masking key at `b[mask]`
@@ -19,8 +26,12 @@ export function xorMask(b: Uint8Array, start: number, end: number, mask: number)
     const r = i - start;
     for (let j = 0; j < 4; j++) scratch[j] = b[mask + ((r + j) & 3)]!;
     const m = scratchWord[0]!;
-    const w = new Uint32Array(b.buffer, b.byteOffset + i, words);
-    for (let k = 0; k < words; k++) w[k]! ^= m;
+    if (b.buffer !== lastBuffer) {
+      lastBuffer = b.buffer;
+      lastWords = new Uint32Array(b.buffer, 0, b.buffer.byteLength >> 2);
+    }
+    const first = (b.byteOffset + i) >> 2;
+    for (let k = first; k < first + words; k++) lastWords[k]! ^= m;
     i += words * 4;
   }
   for (; i < end; i++) b[i]! ^= b[mask + ((i - start) & 3)]!;

@@ -8,7 +8,6 @@ import { type Socket, connect } from 'node:net';
 import { type DType, type Producer, type Tensor, encodeTensor, tensor } from '@harmonics/core';
 import { errorOf, expectSameTensor } from '@harmonics/conformance';
 import { WebSocketConsumer, WebSocketProducer, WebSocketServer } from '@harmonics/transport-ws';
-import { decodeOwned } from '../src/channel';
 import { fastReceived } from '../src/fast-receive';
 import { framedHere } from '../src/node-adapter';
 
@@ -441,33 +440,5 @@ describe('frame headers as sent', () => {
       await Promise.all([producer.close(), serverSide.close()]);
       await Promise.all([hand.close(), server.close()]);
     }
-  });
-});
-
-describe('decodeOwned', () => {
-  it('moves misaligned data back over the header: a view of the same memory, aligned, bit-exact, at every offset', () => {
-    for (const dtype of ['float64', 'int64', 'float32', 'int16', 'uint8'] as DType[]) {
-      for (let shift = 0; shift < 8; shift++) {
-        for (const shape of [[], [3], [2, 5]]) {
-          const t = tensor(dtype, shape);
-          const view = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-          view.forEach((_, i) => (view[i] = (i * 37 + shift) & 0xff));
-          const record = encodeTensor(t);
-          const memory = new Uint8Array(record.length + 16);
-          memory.set(record, shift);
-          const got = decodeOwned(memory.subarray(shift, shift + record.length), 1 << 20);
-          expect(got.data.buffer).toBe(memory.buffer);
-          expect(got.data.byteOffset % got.data.BYTES_PER_ELEMENT).toBe(0);
-          expectSameTensor(got, t);
-        }
-      }
-    }
-  });
-
-  it('anything but exactly one valid record gets decodeTensor\'s error', () => {
-    const record = encodeTensor(tensor('float32', [4]));
-    expect(() => decodeOwned(record.slice(0, 10), 1 << 20)).toThrow(expect.objectContaining({ code: 'ERR_TRUNCATED' }));
-    expect(() => decodeOwned(new Uint8Array([...record, 0]), 1 << 20)).toThrow(expect.objectContaining({ code: 'ERR_PROTOCOL' }));
-    expect(() => decodeOwned(record.slice(), 8)).toThrow(expect.objectContaining({ code: 'ERR_TOO_LARGE' }));
   });
 });
