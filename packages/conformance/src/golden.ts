@@ -4,8 +4,8 @@ import { parseRecordHeader } from '@harmonics/core/internal';
 
 /**
  * Directory of the C++ reference golden files: `$HARMONICS_TESTDATA`, else
- * `../shared/testdata/cpp-reference` beside the repository. Throws (so tests
- * fail, never skip) when the files are not there.
+ * `testdata/cpp-reference` in the repository. Throws (so tests fail, never
+ * skip) when the files are not there.
  */
 export function goldenDir(): string {
   const fromEnv = process.env.HARMONICS_TESTDATA;
@@ -16,7 +16,7 @@ export function goldenDir(): string {
     if (up === dir) throw new Error('cannot find the repository root (pnpm-workspace.yaml) above ' + __dirname);
     dir = up;
   }
-  const golden = resolve(dir, '../shared/testdata/cpp-reference');
+  const golden = resolve(dir, 'testdata/cpp-reference');
   if (!existsSync(join(golden, 'tensors.bin'))) {
     throw new Error(`golden files not found at ${golden}; set HARMONICS_TESTDATA to their directory`);
   }
