@@ -2,11 +2,16 @@
 // workspace packages mapped to their sources so tests need no build.
 const path = require('node:path');
 
+// Suites that talk to foreign peers (Chromium, Python) are test/interop-*.spec.ts;
+// HARMONICS_TESTS=unit (npm run test:unit) leaves them out.
+const unitOnly = process.env.HARMONICS_TESTS === 'unit';
+
 module.exports = function jestConfig(packageDir, overrides = {}) {
   return {
     rootDir: packageDir,
     testEnvironment: 'node',
     testMatch: ['<rootDir>/test/**/*.spec.ts'],
+    testPathIgnorePatterns: ['/node_modules/', ...(unitOnly ? ['/test/interop-[^/]*\\.spec\\.ts$'] : [])],
     transform: {
       '^.+\\.ts$': ['ts-jest', { tsconfig: path.join(__dirname, 'tsconfig.jest.json') }],
     },

@@ -1,29 +1,89 @@
 #!/usr/bin/env bash
-# Installs the real peers that interop tests talk to, so the README's test
-# command and CI work on a fresh machine:
-# - a Python virtualenv in .tools/py with grpcio (+ grpcio-tools and protobuf to
-#   compile harmonics.proto), websockets, numpy and pyarrow (Flight), from the machine's local
-#   wheel store. Tests find it through HARMONICS_PYTHON (default .tools/py/bin/python).
-# - Debian's Chromium (/usr/bin/chromium) for the browser test of transport-ws
-#   (HARMONICS_CHROMIUM overrides the path).
-# HARMONICS_PEERS=python installs only the Python peers (what pnpm bench needs).
+# The foreign peers that the interop tests (test/interop-*.spec.ts) talk to:
+# - Chromium from the OS packages (Debian/Ubuntu `apt-get install chromium`),
+#   for the browser test of transport-ws. HARMONICS_CHROMIUM=PATH uses another.
+# - A Python virtualenv in .tools/py with grpcio (+ grpcio-tools and protobuf to
+#   compile harmonics.proto), websockets, numpy and pyarrow (Flight), installed
+#   by pip from the machine's package index. HARMONICS_PYTHON=PATH uses an
+#   existing interpreter that can import those modules.
+# Says what it will do before doing it, logs apt's and pip's output to
+# .tools/setup-peers.log, and stops (exit 1, before any test runs) when it
+# cannot install a peer, pointing at `npm run test:unit`.
+# HARMONICS_PEERS=python sets up only the Python peers (what pnpm bench needs).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY_PACKAGES="grpcio grpcio-tools protobuf websockets numpy pyarrow"
+PY_CHECK="import grpc, grpc_tools, websockets, numpy, pyarrow.flight"
 VENV="$ROOT/.tools/py"
 STAMP="$VENV/.installed"
-if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$PY_PACKAGES" ]; then
-  echo "setup-peers: creating $VENV with $PY_PACKAGES" >&2
-  python3 -m venv "$VENV"
-  # --retries 0: the machine reaches only its local package index; do not wait on pypi.org.
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check --retries 0 $PY_PACKAGES 2>&1 | grep -v "^WARNING" >&2 || true
-  "$VENV/bin/python" -c "import grpc, grpc_tools, websockets, numpy, pyarrow.flight" >&2
+LOG="$ROOT/.tools/setup-peers.log"
+WANT_CHROMIUM=1
+[ "${HARMONICS_PEERS:-all}" = python ] && WANT_CHROMIUM=0
+mkdir -p "$ROOT/.tools"
+
+say() { echo "setup-peers: $*" >&2; }
+give_up() {
+  say "cannot set up the foreign peers: $1"
+  say "  point at existing ones with HARMONICS_CHROMIUM=/path/to/chromium and"
+  say "  HARMONICS_PYTHON=/path/to/python (able to import: ${PY_CHECK#import }),"
+  say "  or run the tests that need no foreign peer: npm run test:unit"
+  exit 1
+}
+
+# What is there, and what would have to be installed.
+python_ok() { "$1" -c "$PY_CHECK" >/dev/null 2>&1; }
+NEED_VENV=0
+if [ -n "${HARMONICS_PYTHON:-}" ]; then
+  python_ok "$HARMONICS_PYTHON" || give_up "HARMONICS_PYTHON=$HARMONICS_PYTHON cannot run: $PY_CHECK"
+elif [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$PY_PACKAGES" ] || ! python_ok "$VENV/bin/python"; then
+  NEED_VENV=1
+fi
+NEED_CHROMIUM=0
+if [ "$WANT_CHROMIUM" = 1 ]; then
+  if [ -n "${HARMONICS_CHROMIUM:-}" ]; then
+    [ -x "$HARMONICS_CHROMIUM" ] || give_up "HARMONICS_CHROMIUM=$HARMONICS_CHROMIUM is not an executable"
+  elif [ ! -x /usr/bin/chromium ]; then
+    NEED_CHROMIUM=1
+  fi
+fi
+[ "$NEED_VENV$NEED_CHROMIUM" = 00 ] && exit 0
+
+# Say it first, in a few lines.
+say "the interop tests talk to real foreign peers; installing what is missing:"
+[ "$NEED_CHROMIUM" = 1 ] && say "  - Chromium from the OS packages (apt-get install chromium), for the browser test"
+[ "$NEED_VENV" = 1 ] && say "  - a Python venv in .tools/py with pip: $PY_PACKAGES"
+say "  output goes to $LOG; use existing peers with HARMONICS_CHROMIUM / HARMONICS_PYTHON,"
+say "  or skip them all with npm run test:unit"
+
+# Can we? Checked before anything is installed.
+SUDO=""
+if [ "$NEED_CHROMIUM" = 1 ]; then
+  command -v apt-get >/dev/null 2>&1 || give_up "no apt-get here (not Debian/Ubuntu) to install Chromium"
+  if [ "$(id -u)" != 0 ]; then
+    sudo -n true >/dev/null 2>&1 || give_up "installing Chromium needs root (or sudo without a password)"
+    SUDO="sudo -n"
+  fi
+fi
+if [ "$NEED_VENV" = 1 ]; then
+  command -v python3 >/dev/null 2>&1 || give_up "no python3 to build the venv with"
+  python3 -c "import venv, ensurepip" >/dev/null 2>&1 || give_up "python3 has no venv/ensurepip module (Debian: apt-get install python3-venv)"
+fi
+
+: > "$LOG"
+if [ "$NEED_CHROMIUM" = 1 ]; then
+  say "installing Chromium (about a minute)…"
+  { $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q &&
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } >>"$LOG" 2>&1 ||
+    give_up "apt-get failed (see $LOG)"
+  [ -x /usr/bin/chromium ] || give_up "apt-get installed no /usr/bin/chromium (see $LOG)"
+fi
+if [ "$NEED_VENV" = 1 ]; then
+  say "creating the Python venv (about a minute)…"
+  { python3 -m venv "$VENV" &&
+    # --retries 0: the machine may reach only its local package index; do not wait on others.
+    "$VENV/bin/pip" install --disable-pip-version-check --retries 0 $PY_PACKAGES; } >>"$LOG" 2>&1 ||
+    give_up "pip failed (see $LOG)"
+  python_ok "$VENV/bin/python" || give_up "the venv cannot run: $PY_CHECK (see $LOG)"
   echo "$PY_PACKAGES" > "$STAMP"
 fi
-if [ "${HARMONICS_PEERS:-all}" != python ] && [ -z "${HARMONICS_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
-  echo "setup-peers: installing Debian's chromium" >&2
-  SUDO=""
-  [ "$(id -u)" = 0 ] || SUDO="sudo"
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
-fi
+say "peers ready"

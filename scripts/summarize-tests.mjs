@@ -30,5 +30,8 @@ for (const group of ['packages', 'examples']) {
     );
   }
 }
+if (process.env.HARMONICS_TESTS === 'unit') {
+  console.log('unit run: the foreign-peer suites (test/interop-*.spec.ts) were left out; npm test runs them');
+}
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(failed > 0 || passed === 0 ? 1 : 0);

@@ -1,8 +1,20 @@
 #!/usr/bin/env bash
-# The README's test command: build, type-check, browser-safety check, every
-# package's tests; ends with one line "N passed, N failed[, N skipped]".
+# The README's test command: build, type-check, lint, browser-safety and
+# package checks, every package's tests; ends with one line
+# "N passed, N failed, N skipped".
+#   bash scripts/test.sh          everything, foreign peers included: installs
+#                                 Chromium and a Python venv first if missing
+#                                 (scripts/setup-peers.sh says how, and stops
+#                                 when it cannot)
+#   bash scripts/test.sh --unit   every test that needs no foreign peer
+#                                 (leaves out test/interop-*.spec.ts)
 source "$(dirname "$0")/bootstrap.sh"
-bash scripts/setup-peers.sh
+if [ "${1:-}" = --unit ]; then
+  export HARMONICS_TESTS=unit
+else
+  unset HARMONICS_TESTS
+  bash scripts/setup-peers.sh
+fi
 pnpm exec turbo run build typecheck --output-logs=errors-only
 node scripts/check-browser.mjs
 node scripts/check-packages.mjs
