@@ -18,7 +18,6 @@ fi
 pnpm exec turbo run build typecheck --output-logs=errors-only
 node scripts/check-browser.mjs
 node scripts/check-packages.mjs
-node scripts/check-readmes.mjs
 rm -f packages/*/.jest-results.json examples/*/.jest-results.json
 set +e
 pnpm exec turbo run test --continue --concurrency=1 --output-logs=full
