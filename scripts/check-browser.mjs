@@ -24,10 +24,10 @@ if (existsSync('packages/bus/package.json')) {
   checks.push({ name: '@harmonics/bus', entry: `export * from '@harmonics/bus';`, budget: 8 * 1024 });
 }
 if (existsSync('packages/url/package.json')) {
-  // The browser build of url loads only the ws transport (its browser build: no `ws`, no Node built-ins).
+  // url in a browser, with the ws transport passed in (its browser build: no `ws`, no Node built-ins).
   checks.push({
     name: '@harmonics/url with @harmonics/transport-ws (browser condition)',
-    entry: `export * from '@harmonics/url';`,
+    entry: `export * from '@harmonics/url'; export { wsTransport } from '@harmonics/transport-ws';`,
     resolveDir: 'packages/url',
     allowed: /^packages\/(core|url|transport-ws)\/dist\/(index|browser|internal|chunk-\w+)\.js$/,
     budget: 32 * 1024,

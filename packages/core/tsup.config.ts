@@ -3,7 +3,10 @@ import { defineConfig } from 'tsup';
 export default defineConfig({
   entry: ['src/index.ts', 'src/internal.ts'],
   format: ['esm', 'cjs'],
-  dts: true,
+  // Our declarations name Symbol.asyncDispose and AsyncDisposable: the lib
+  // reference makes them resolve in any TypeScript >= 5.2 project, whatever
+  // its `lib` setting, with or without @types/node.
+  dts: { banner: '/// <reference lib="esnext.disposable" />' },
   platform: 'neutral',
   target: 'es2022',
   sourcemap: true,

@@ -1,9 +1,16 @@
-// @harmonics/url (browser entry): only WebSocket targets load by themselves;
-// pass any other transport in `{ transports }`.
+// @harmonics/url (browser entry): a browser has no node_modules to import a
+// transport from at run time, so nothing loads by itself; pass the transports
+// in `{ transports }` (wsTransport for ws:// and wss://). The bundle then holds
+// exactly what the app imports, and bundles whatever else is installed or not.
 import type { Consumer, Producer } from '@harmonics/core';
 import { type LoaderTable, type MakeOptions, make } from './make.js';
 
-const ws = { pkg: '@harmonics/transport-ws', exportName: 'wsTransport', load: () => import('@harmonics/transport-ws') };
+const ws = {
+  pkg: '@harmonics/transport-ws',
+  exportName: 'wsTransport',
+  load: undefined,
+  unavailable: `in a browser pass it: import { wsTransport } from '@harmonics/transport-ws'`,
+};
 const nodeOnly = (pkg: string) => ({
   pkg,
   exportName: '',
@@ -22,12 +29,12 @@ const LOADERS: LoaderTable = {
   flight: nodeOnly('@harmonics/transport-flight'),
 };
 
-/** A Producer for a `ws://` / `wss://` target (or any scheme of a transport passed in `{ transports }`). */
+/** A Producer for a target of a transport passed in `{ transports }` (`wsTransport` for `ws://` / `wss://`). */
 export function makeProducer(target: string, options: MakeOptions = {}): Promise<Producer> {
   return make('producer', target, options, LOADERS);
 }
 
-/** A Consumer for a `ws://` / `wss://` target (or any scheme of a transport passed in `{ transports }`). */
+/** A Consumer for a target of a transport passed in `{ transports }` (`wsTransport` for `ws://` / `wss://`). */
 export function makeConsumer(target: string, options: MakeOptions = {}): Promise<Consumer> {
   return make('consumer', target, options, LOADERS);
 }

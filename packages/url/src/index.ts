@@ -3,18 +3,26 @@
 import type { Consumer, Producer } from '@harmonics/core';
 import { type LoaderTable, type MakeOptions, make } from './make.js';
 
-const net = { pkg: '@harmonics/transport-net', exportName: 'netTransport', load: () => import('@harmonics/transport-net') };
-const ws = { pkg: '@harmonics/transport-ws', exportName: 'wsTransport', load: () => import('@harmonics/transport-ws') };
+/**
+ * Imports an installed transport at run time, from node_modules. The name is
+ * not a literal, so bundlers (esbuild, webpack, vite) leave it alone: a
+ * transport that is not installed does not break a bundle. A bundled app
+ * that ships no node_modules passes `{ transports }` instead.
+ */
+const importInstalled = (pkg: string) => (): Promise<Record<string, unknown>> => import(/* webpackIgnore: true */ /* @vite-ignore */ pkg);
+
+const net = { pkg: '@harmonics/transport-net', exportName: 'netTransport', load: importInstalled('@harmonics/transport-net') };
+const ws = { pkg: '@harmonics/transport-ws', exportName: 'wsTransport', load: importInstalled('@harmonics/transport-ws') };
 
 const LOADERS: LoaderTable = {
-  file: { pkg: '@harmonics/transport-file', exportName: 'fileTransport', load: () => import('@harmonics/transport-file') },
+  file: { pkg: '@harmonics/transport-file', exportName: 'fileTransport', load: importInstalled('@harmonics/transport-file') },
   tcp: net,
   unix: net,
   socket: net,
-  grpc: { pkg: '@harmonics/transport-grpc', exportName: 'grpcTransport', load: () => import('@harmonics/transport-grpc') },
+  grpc: { pkg: '@harmonics/transport-grpc', exportName: 'grpcTransport', load: importInstalled('@harmonics/transport-grpc') },
   ws,
   wss: ws,
-  flight: { pkg: '@harmonics/transport-flight', exportName: 'flightTransport', load: () => import('@harmonics/transport-flight') },
+  flight: { pkg: '@harmonics/transport-flight', exportName: 'flightTransport', load: importInstalled('@harmonics/transport-flight') },
 };
 
 /**

@@ -304,3 +304,21 @@ describe('{ transports }', () => {
     expect(err?.message).toMatch(/unknown scheme "mem:"/);
   });
 });
+
+describe('the browser build', () => {
+  it('loads no transport by itself: a ws:// target without { transports } says what to pass; with wsTransport it works', async () => {
+    const browser = await import('../src/browser');
+    const err = await errorOf(browser.makeProducer('ws://127.0.0.1:9/t'));
+    expect(err?.code).toBe('ERR_UNSUPPORTED_SCHEME');
+    expect(err?.message).toMatch(/import \{ wsTransport \} from '@harmonics\/transport-ws'/);
+    expect((await errorOf(browser.makeConsumer('tcp:127.0.0.1:9')))?.message).toMatch(/needs Node/);
+    const server = await WebSocketServer.listen({ port: 0, path: '/b' });
+    const c = await browser.makeConsumer(`ws://127.0.0.1:${server.port}/b`, { transports: [wsTransport] });
+    const p = await server.acceptProducer();
+    await c.push(tensor('int32', [2], [7, -7]));
+    await c.close();
+    expect(Array.from((await p.next())!.data as Int32Array)).toEqual([7, -7]);
+    expect(await p.next()).toBeUndefined();
+    await server.close();
+  });
+});
