@@ -25,6 +25,21 @@ for (const dir of readdirSync('packages').sort()) {
       console.error(`✗ ${pkg.name}: ${tool} found problems:\n${err.stdout}${err.stderr}`);
     }
   }
-  if (failures === before) console.log(`✓ ${pkg.name}: publint and arethetypeswrong are clean`);
+  // What npm shows: a README whose links work from npmjs.com (absolute or #anchors), a
+  // manifest that says where the code lives, and a LICENSE in the tarball.
+  const readme = readFileSync(join('packages', dir, 'README.md'), 'utf8');
+  const relative = [...readme.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]).filter((href) => !/^(https?:|#)/.test(href));
+  if (relative.length > 0) {
+    failures++;
+    console.error(`✗ ${pkg.name}: README links that npm readers cannot follow (make them absolute): ${relative.join(', ')}`);
+  }
+  const missing = ['repository', 'homepage', 'bugs', 'license'].filter((k) => !pkg[k]);
+  if (!existsSync(join('packages', dir, 'LICENSE'))) missing.push('LICENSE file');
+  if (pkg.scripts?.prepack !== 'node ../../scripts/prepack-guard.mjs') missing.push('the prepack guard');
+  if (missing.length > 0) {
+    failures++;
+    console.error(`✗ ${pkg.name}: package.json lacks ${missing.join(', ')}`);
+  }
+  if (failures === before) console.log(`✓ ${pkg.name}: publint and arethetypeswrong are clean; README links, manifest and LICENSE are complete`);
 }
 process.exit(failures ? 1 : 0);

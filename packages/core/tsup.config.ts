@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts', 'src/internal.ts'],
+  entry: ['src/index.ts'],
   format: ['esm', 'cjs'],
   // Our declarations name Symbol.asyncDispose and AsyncDisposable: the lib
   // reference makes them resolve in any TypeScript >= 5.2 project, whatever

@@ -10,7 +10,8 @@ export default defineConfig([
     target: 'node20',
     sourcemap: true,
     clean: true,
-    external: [/^@harmonics\//, 'ws', 'bufferutil'],
+    noExternal: ['@harmonics/internal'],
+    external: [/^@harmonics\/(?!internal$)/, 'ws', 'bufferutil'],
   },
   {
     // Browsers: the global WebSocket; no `ws`, no Node built-ins.
@@ -20,6 +21,7 @@ export default defineConfig([
     platform: 'neutral',
     target: 'es2022',
     sourcemap: true,
-    external: [/^@harmonics\//],
+    noExternal: ['@harmonics/internal'],
+    external: [/^@harmonics\/(?!internal$)/],
   },
 ]);

@@ -1,7 +1,7 @@
 // The packages as users install them: packed as they would be published and
 // installed by npm into scratch projects outside the workspace (see README).
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
@@ -9,6 +9,8 @@ import { build } from 'esbuild';
 const REPO = resolve(__dirname, '../../..');
 const FIXTURES = join(__dirname, 'fixtures');
 const TSC = require.resolve('typescript/bin/tsc');
+// pnpm: the bootstrap's copy (scripts/bootstrap.sh), else the one on PATH.
+const PNPM = existsSync(join(REPO, '.tools/node_modules/.bin/pnpm')) ? join(REPO, '.tools/node_modules/.bin/pnpm') : 'pnpm';
 let root = '';
 const tarballs: Record<string, string> = {};
 
@@ -44,7 +46,7 @@ function tsc(dir: string, compilerOptions: object, files: string[]): string {
 beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), 'harmonics-user-'));
   for (const pkg of ['core', 'url', 'transport-net', 'transport-ws']) {
-    run('pnpm', ['pack', '--pack-destination', root], join(REPO, 'packages', pkg));
+    run(PNPM, ['pack', '--pack-destination', root], join(REPO, 'packages', pkg));
   }
   for (const f of readdirSync(root)) {
     const m = /^harmonics-(.+)-\d+\.\d+\.\d+.*\.tgz$/.exec(f);
@@ -56,8 +58,11 @@ afterAll(() => root && rmSync(root, { recursive: true, force: true }));
 it('a Node TypeScript project (strict, skipLibCheck: false) type-checks with only what npm installed', () => {
   const dir = project('node-app', ['@harmonics/core', '@harmonics/url', '@harmonics/transport-net', '@harmonics/transport-ws', '@types/node@^20'], {
     'app.ts': 'node-app.ts',
+    'errors.mjs': 'bundled-errors.mjs',
   });
   expect(tsc(dir, { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', types: ['node'] }, ['app.ts'])).toBe('');
+  // The packages bundle their shared building blocks; errors those copies make are still core's HarmonicsError.
+  expect(JSON.parse(run(process.execPath, ['errors.mjs'], dir))).toEqual({ code: 'ERR_ABORTED', instance: true, is: true });
 });
 
 it('a browser TypeScript project (lib DOM, no @types/node) gets the browser declarations through the export map', () => {
@@ -90,4 +95,22 @@ it('an app with url and transport-net only bundles with esbuild (node and browse
   expect(out.data).toEqual([1, -2, 3]);
   expect(out.code).toBe('ERR_TRANSPORT_NOT_INSTALLED');
   expect(out.message).toMatch(/npm install @harmonics\/transport-grpc/);
+});
+
+it('npm pack refuses a manifest with workspace: ranges, saying how to pack; pnpm pack replaces them with real ranges', () => {
+  let refused = '';
+  try {
+    execFileSync('npm', ['pack', '--dry-run'], { cwd: join(REPO, 'packages', 'transport-net'), stdio: 'pipe', encoding: 'utf8' });
+  } catch (err) {
+    refused = (err as { stderr: string }).stderr;
+  }
+  expect(refused).toMatch(/@harmonics\/transport-net: refusing to pack: dependencies\.@harmonics\/core is "workspace:[^"]+"/);
+  expect(refused).toMatch(/Pack or publish with pnpm/);
+  // core has no workspace: ranges: npm packs it.
+  expect(run('npm', ['pack', '--dry-run'], join(REPO, 'packages', 'core'))).toMatch(/harmonics-core-\d+\.\d+\.\d+\.tgz/);
+  const packed = run('tar', ['-xOzf', tarballs['@harmonics/transport-net'], 'package/package.json'], root);
+  const manifest = JSON.parse(packed);
+  expect(manifest.dependencies['@harmonics/core']).toMatch(/^>=\d+\.\d+\.\d+ <1\.0\.0$/);
+  const installed = { ...manifest.dependencies, ...manifest.peerDependencies, ...manifest.optionalDependencies };
+  expect(JSON.stringify(installed)).not.toMatch(/workspace:|@harmonics\/internal/);
 });

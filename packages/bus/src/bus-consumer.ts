@@ -1,5 +1,5 @@
 import { type AbortOptions, BaseConsumer, type Tensor } from '@harmonics/core';
-import { closedError } from '@harmonics/core/internal';
+import { closedError } from '@harmonics/internal';
 import type { MessageBus } from './message-bus.js';
 
 /**

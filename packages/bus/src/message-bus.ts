@@ -1,5 +1,5 @@
 import { type AbortOptions, HarmonicsError, type Tensor } from '@harmonics/core';
-import { Ring, abortError, closedError } from '@harmonics/core/internal';
+import { Ring, abortError, closedError } from '@harmonics/internal';
 import { BusConsumer } from './bus-consumer.js';
 import { BusProducer } from './bus-producer.js';
 

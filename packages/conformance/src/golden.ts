@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { parseRecordHeader } from '@harmonics/core/internal';
+import { parseRecordHeader } from '@harmonics/internal';
 
 /**
  * Directory of the C++ reference golden files: `$HARMONICS_TESTDATA`, else

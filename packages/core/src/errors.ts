@@ -19,6 +19,11 @@ export type ErrorCode =
   | 'ERR_TRANSPORT_NOT_INSTALLED'
   | 'ERR_PROTOCOL';
 
+// Transports bundle core's building blocks (@harmonics/internal) at build
+// time, so an error may come from a copy of this class: `instanceof` checks a
+// brand shared by every copy (Symbol.for), not the prototype chain.
+const BRAND = Symbol.for('@harmonics/core.HarmonicsError');
+
 /** The one error class of Harmonics: a stable {@link ErrorCode} plus an optional `cause`. */
 export class HarmonicsError extends Error {
   readonly code: ErrorCode;
@@ -27,6 +32,12 @@ export class HarmonicsError extends Error {
     super(message, options);
     this.name = 'HarmonicsError';
     this.code = code;
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  /** `err instanceof HarmonicsError` holds for errors of every copy of this class. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === true;
   }
 }
 

@@ -10,7 +10,7 @@ import {
   tensor,
 } from '@harmonics/core';
 import { codeOfSync, everyDtypeSamples, expectSameTensor, sampleTensor } from '@harmonics/conformance';
-import { decodeTensorInPlace } from '@harmonics/core/internal';
+import { decodeTensorInPlace } from '@harmonics/internal';
 
 
 function hex(bytes: Uint8Array): string {

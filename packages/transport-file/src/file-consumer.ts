@@ -1,7 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { WriteStream } from 'node:fs';
 import { type AbortOptions, BaseConsumer, StreamConsumer, type Tensor } from '@harmonics/core';
-import { closedError, noop, throwIfAborted } from '@harmonics/core/internal';
+import { closedError, noop, throwIfAborted } from '@harmonics/internal';
 import { openFile } from './file-io.js';
 
 /** Options of {@link FileConsumer}. */

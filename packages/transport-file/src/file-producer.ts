@@ -1,6 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import { type AbortOptions, BaseProducer, DEFAULT_MAX_MESSAGE_BYTES, HarmonicsError, type Tensor } from '@harmonics/core';
-import { closedError, noop, throwIfAborted } from '@harmonics/core/internal';
+import { closedError, noop, throwIfAborted } from '@harmonics/internal';
 import { ioError, openFile } from './file-io.js';
 import { END, PARTIAL, RecordReader } from './record-reader.js';
 

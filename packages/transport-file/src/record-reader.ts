@@ -1,6 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import { HarmonicsError, type Tensor } from '@harmonics/core';
-import { allocRecordData, parseRecordHeader, type RecordHeader } from '@harmonics/core/internal';
+import { allocRecordData, parseRecordHeader, type RecordHeader } from '@harmonics/internal';
 
 /** `tryRead()` found the end of the file exactly at a record boundary. */
 export const END = Symbol('end');

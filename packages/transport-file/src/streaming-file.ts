@@ -9,7 +9,7 @@ import {
   encodeTensorParts,
   encodedByteLength,
 } from '@harmonics/core';
-import { closedError, noop, raceSignals, throwIfAborted, tooLargeError } from '@harmonics/core/internal';
+import { closedError, noop, raceSignals, throwIfAborted, tooLargeError } from '@harmonics/internal';
 import { ioError, openFile, writeAll } from './file-io.js';
 import { END, PARTIAL, RecordReader } from './record-reader.js';
 

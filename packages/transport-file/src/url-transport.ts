@@ -1,5 +1,5 @@
 import { HarmonicsError, type Target, type Transport, type TransportOptions } from '@harmonics/core';
-import { type ParamKind, applyParams } from '@harmonics/core/internal';
+import { type ParamKind, applyParams } from '@harmonics/internal';
 import { FileConsumer } from './file-consumer.js';
 import { FileProducer } from './file-producer.js';
 import { StreamingFileConsumer, StreamingFileProducer } from './streaming-file.js';

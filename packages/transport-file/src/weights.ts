@@ -1,5 +1,5 @@
 import { HarmonicsError, type Tensor, decodeTensor, encodeTensorParts } from '@harmonics/core';
-import { readU32LE, writeU32LE } from '@harmonics/core/internal';
+import { readU32LE, writeU32LE } from '@harmonics/internal';
 import { ioError, openFile, writeAll } from './file-io.js';
 
 const HWTS = 'HWTS';

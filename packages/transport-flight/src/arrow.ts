@@ -12,7 +12,7 @@ import {
   dtypeInfo,
   elementCount,
 } from '@harmonics/core';
-import { allocAligned, checkBool } from '@harmonics/core/internal';
+import { allocAligned, checkBool } from '@harmonics/internal';
 import {
   type DataType,
   Field,

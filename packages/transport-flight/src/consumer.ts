@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ClientDuplexStream, StatusObject } from '@grpc/grpc-js';
 import { status as Status } from '@grpc/grpc-js';
 import { type AbortOptions, BaseConsumer, HarmonicsError, type Tensor, tensorBytes } from '@harmonics/core';
-import { Ring, abortError, checkBool, checkTensorData, closedError, noop, tooLargeError } from '@harmonics/core/internal';
+import { Ring, abortError, checkBool, checkTensorData, closedError, noop, tooLargeError } from '@harmonics/internal';
 import { type SendLayout, batchHeader } from './arrow.js';
 import {
   type ClientSettings,

@@ -1,7 +1,7 @@
 import type { ClientReadableStream, StatusObject } from '@grpc/grpc-js';
 import { status as Status } from '@grpc/grpc-js';
 import { type AbortOptions, BaseProducer, HarmonicsError, type Tensor } from '@harmonics/core';
-import { abortError, closedError } from '@harmonics/core/internal';
+import { abortError, closedError } from '@harmonics/internal';
 import { BatchDecoder, receiveLayout } from './arrow.js';
 import { type ClientSettings, type FlightClientOptions, checkStream, makeClient } from './client.js';
 import { CONTINUES_KEY, callError, withErrorCode } from './errors.js';

@@ -12,7 +12,7 @@ import {
   status as Status,
 } from '@grpc/grpc-js';
 import { type AbortOptions, DEFAULT_MAX_MESSAGE_BYTES, HarmonicsError, type Tensor, tensorBytes } from '@harmonics/core';
-import { Ring, abortError, closedError, tooLargeError } from '@harmonics/core/internal';
+import { Ring, abortError, closedError, tooLargeError } from '@harmonics/internal';
 import { BatchDecoder, batchHeader, receiveLayout } from './arrow.js';
 import { DEFAULT_FLOW_CONTROL_WINDOW, DEFAULT_STREAM, END_ACTION, WRITER_KEY, checkPositive, formatTarget } from './client.js';
 import { CONTINUES_KEY, SHUTTING_DOWN, statusMetadata } from './errors.js';

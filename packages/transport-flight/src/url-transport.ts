@@ -1,5 +1,5 @@
 import type { Target, Transport, TransportOptions } from '@harmonics/core';
-import { DeferredConsumer, DeferredProducer, type ParamKind, applyParams } from '@harmonics/core/internal';
+import { DeferredConsumer, DeferredProducer, type ParamKind, applyParams } from '@harmonics/internal';
 import { FlightConsumer, type FlightConsumerOptions } from './consumer.js';
 import { FlightProducer, type FlightProducerOptions } from './producer.js';
 import { TensorFlightServer, type TensorFlightListenOptions } from './server.js';

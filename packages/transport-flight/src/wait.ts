@@ -1,4 +1,4 @@
-import { abortError } from '@harmonics/core/internal';
+import { abortError } from '@harmonics/internal';
 
 /**
  * Wait until the callback handed to `register` runs, or reject ERR_ABORTED

@@ -2,7 +2,7 @@
 // PopTensor calls and local pops drain, as in the C++ library's broker. Each
 // tensor goes to exactly one reader.
 import { HarmonicsError, type Tensor } from '@harmonics/core';
-import { Ring } from '@harmonics/core/internal';
+import { Ring } from '@harmonics/internal';
 
 export type BrokerState = 'open' | 'ended' | 'failed';
 

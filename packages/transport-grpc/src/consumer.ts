@@ -1,6 +1,6 @@
 import type { ClientWritableStream } from '@grpc/grpc-js';
 import { type AbortOptions, BaseConsumer, HarmonicsError, type Tensor, encodedByteLength } from '@harmonics/core';
-import { abortError, closedError, noop, tooLargeError } from '@harmonics/core/internal';
+import { abortError, closedError, noop, tooLargeError } from '@harmonics/internal';
 import {
   type ClientSettings,
   type GrpcClientOptions,

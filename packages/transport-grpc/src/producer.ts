@@ -1,7 +1,7 @@
 import type { ClientReadableStream, Metadata, StatusObject } from '@grpc/grpc-js';
 import { status as Status } from '@grpc/grpc-js';
 import { type AbortOptions, BaseProducer, HarmonicsError, type Tensor } from '@harmonics/core';
-import { abortError, closedError } from '@harmonics/core/internal';
+import { abortError, closedError } from '@harmonics/internal';
 import {
   type ClientSettings,
   type GrpcClientOptions,

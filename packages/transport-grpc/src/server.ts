@@ -19,7 +19,7 @@ import {
   type Tensor,
   encodedByteLength,
 } from '@harmonics/core';
-import { abortError, closedError, tooLargeError } from '@harmonics/core/internal';
+import { abortError, closedError, tooLargeError } from '@harmonics/internal';
 import { Broker } from './broker.js';
 import { DEFAULT_FLOW_CONTROL_WINDOW, MAGIC_KEY, MAGIC_VALUE, POP_PATH, PUSH_PATH, checkPositive, formatTarget } from './client.js';
 import { BAD_HANDSHAKE, ERROR_CODE_KEY, SHUTTING_DOWN } from './errors.js';

@@ -1,5 +1,5 @@
 import type { Target, Transport, TransportOptions } from '@harmonics/core';
-import { DeferredConsumer, DeferredProducer, type ParamKind, applyParams } from '@harmonics/core/internal';
+import { DeferredConsumer, DeferredProducer, type ParamKind, applyParams } from '@harmonics/internal';
 import { GrpcConsumer, type GrpcConsumerOptions } from './consumer.js';
 import { GrpcProducer } from './producer.js';
 import { GrpcServer, type GrpcServerOptions } from './server.js';

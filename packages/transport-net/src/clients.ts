@@ -1,5 +1,5 @@
 import type { AbortOptions, Tensor } from '@harmonics/core';
-import { raceSignals } from '@harmonics/core/internal';
+import { raceSignals } from '@harmonics/internal';
 import { type ConnectOptions, type Connecting, startConnect } from './connect.js';
 import { type Endpoint, describeEndpoint } from './errors.js';
 import { SocketConsumer, type SocketConsumerOptions } from './socket-consumer.js';

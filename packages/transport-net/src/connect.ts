@@ -1,7 +1,7 @@
 import { type Socket, connect as netConnect } from 'node:net';
 import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import { HarmonicsError } from '@harmonics/core';
-import { abortError, noop } from '@harmonics/core/internal';
+import { abortError, noop } from '@harmonics/internal';
 import { type Endpoint, connectError, describeEndpoint } from './errors.js';
 import type { OnreadSource } from './onread-source.js';
 

@@ -2,7 +2,7 @@ import { existsSync, unlinkSync } from 'node:fs';
 import { type AddressInfo, type Server, type Socket, connect as netConnect, createServer } from 'node:net';
 import { type TlsOptions, createServer as createTlsServer } from 'node:tls';
 import type { AbortOptions } from '@harmonics/core';
-import { AcceptQueue } from '@harmonics/core/internal';
+import { AcceptQueue } from '@harmonics/internal';
 import { type Endpoint, connectError } from './errors.js';
 import { SocketConsumer, type SocketConsumerOptions } from './socket-consumer.js';
 import { SocketProducer, type SocketProducerOptions } from './socket-producer.js';

@@ -1,5 +1,5 @@
 import { HarmonicsError, type Target, type Transport, type TransportOptions } from '@harmonics/core';
-import { DeferredConsumer, DeferredProducer, type ParamKind, applyParams } from '@harmonics/core/internal';
+import { DeferredConsumer, DeferredProducer, type ParamKind, applyParams } from '@harmonics/internal';
 import { type ClientConsumerOptions, type ClientProducerOptions, TcpConsumer, TcpProducer, UnixConsumer, UnixProducer } from './clients.js';
 import { SocketConsumer } from './socket-consumer.js';
 import { SocketProducer } from './socket-producer.js';

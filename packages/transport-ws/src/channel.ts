@@ -22,7 +22,7 @@ import {
   parseRecordHeader,
   tensorFromRecordData,
   tooLargeError,
-} from '@harmonics/core/internal';
+} from '@harmonics/internal';
 
 /** Close codes of RFC 6455 that we send or read. */
 export const CLOSE_NORMAL = 1000;

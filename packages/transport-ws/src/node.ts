@@ -10,7 +10,7 @@ import {
 import { nodeSocketAdapter } from './node-adapter.js';
 import { splitArgs, targetUrl } from './target.js';
 import { type Consumer, HarmonicsError, type Producer, type Target, type Transport } from '@harmonics/core';
-import { DeferredConsumer, DeferredProducer } from '@harmonics/core/internal';
+import { DeferredConsumer, DeferredProducer } from '@harmonics/internal';
 import { WebSocketServer, type WebSocketServerOptions } from './server.js';
 import { wsTransportFor } from './url-transport.js';
 

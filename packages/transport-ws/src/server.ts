@@ -2,7 +2,7 @@ import { type IncomingMessage, type Server as HttpServer, createServer as create
 import { type Server as HttpsServer, createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { type AbortOptions, DEFAULT_MAX_MESSAGE_BYTES, HarmonicsError } from '@harmonics/core';
-import { AcceptQueue } from '@harmonics/core/internal';
+import { AcceptQueue } from '@harmonics/internal';
 import WebSocket, { WebSocketServer as WsServer } from 'ws';
 import {
   type SocketAdapter,

@@ -1,5 +1,5 @@
 import { type Consumer, HarmonicsError, type Producer, type Target, type Transport, type TransportOptions } from '@harmonics/core';
-import { type ParamKind, applyParams } from '@harmonics/core/internal';
+import { type ParamKind, applyParams } from '@harmonics/internal';
 
 const PRODUCER_PARAMS: Record<string, ParamKind> = { maxMessageBytes: 'integer', closeTimeoutMs: 'number', connectTimeoutMs: 'number', listen: 'flag' };
 const CONSUMER_PARAMS: Record<string, ParamKind> = { ...PRODUCER_PARAMS, highWaterMark: 'integer' };
