@@ -2,7 +2,7 @@
 // processes joined by URLs (default file → tcp → grpc → ws → flight → file), checked
 // bit for bit against the single-process forward pass, with a table per hop.
 //
-//   node main.mjs [--hops file,tcp,grpc,ws,flight,file] [--tensors 200] [--rows 32] [--timeout-s 120]
+//   node main.mjs [--hops file,tcp,grpc,ws,flight,file] [--tensors 200] [--rows 32] [--window 4] [--timeout-s 120]
 //
 // Hops: file, tcp, unix, grpc, ws, flight. N hops make N-1 stage processes; the 4 layers are spread over
 // them in order (a stage may be a pure relay). The first hop is fed by this
@@ -26,19 +26,22 @@ const { values: args } = parseArgs({
     hops: { type: 'string', default: 'file,tcp,grpc,ws,flight,file' },
     tensors: { type: 'string', default: '200' },
     rows: { type: 'string', default: '32' },
+    window: { type: 'string', default: '4' },
     'timeout-s': { type: 'string', default: '120' },
     fault: { type: 'string' }, // stage number whose first output gets one bit flipped (tests the checker)
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (args.help) {
-  console.log('usage: node main.mjs [--hops file,tcp,grpc,ws,flight,file] [--tensors 200] [--rows 32] [--timeout-s 120]');
+  console.log('usage: node main.mjs [--hops file,tcp,grpc,ws,flight,file] [--tensors 200] [--rows 32] [--window 4] [--timeout-s 120]');
+  console.log('window: tensors in flight on each streaming hop (sent, not yet taken by the receiver)');
   console.log(`hops: ${HOP_KINDS.join(', ')}; N hops make N-1 stage processes`);
   process.exit(0);
 }
 const hops = args.hops.split(',').map((h) => h.trim());
 const count = positive('tensors', args.tensors);
 const rows = positive('rows', args.rows);
+const window = positive('window', args.window);
 const bad = hops.filter((h) => !HOP_KINDS.includes(h));
 if (bad.length > 0 || hops.length < 2) usage(`--hops needs at least 2 of ${HOP_KINDS.join(', ')}; got ${args.hops}`);
 const stages = hops.length - 1;
@@ -116,7 +119,7 @@ for (let h = 0; h < hops.length; h++) targets.push(await hopTargets(hops[h], h))
 const split = Array.from({ length: stages }, (_, s) => LAYERS.slice(Math.floor((s * LAYERS.length) / stages), Math.floor(((s + 1) * LAYERS.length) / stages)));
 
 // Timestamps (ms since the epoch, comparable across processes on one machine) per hop.
-const stats = targets.map(() => ({ sent: [], received: [], bytes: 0 }));
+const stats = targets.map(() => ({ sent: [], received: [], ready: [], bytes: 0 }));
 
 // Start the stages; each reports 'ready' once its streaming input listens.
 const stageDone = [];
@@ -131,6 +134,7 @@ for (let s = 0; s < stages; s++) {
         if (m.type !== 'done') return;
         finished = true;
         stats[s].received = m.received;
+        stats[s].ready = m.ready;
         stats[s].bytes = m.bytesIn;
         stats[s + 1].sent = m.sent;
         resolve();
@@ -138,10 +142,12 @@ for (let s = 0; s < stages; s++) {
       }),
     ),
   );
+  // The window: relay what this stage took from its input hop to the sender of that hop.
+  child.on('message', (m) => m.type === 'took' && tookOnHop(m.hop, m.n));
   child.on('exit', (code, signal) => {
     if (!finished || code !== 0) fail(`stage ${s} (${split[s].map((l) => l.name).join('+') || 'relay'}) exited with ${signal ?? `code ${code}`}`);
   });
-  child.send({ type: 'config', index: s, input: targets[s], output: targets[s + 1], layers: split[s].map((l) => l.name), weights: weightsPath, fault: Number(args.fault) === s });
+  child.send({ type: 'config', index: s, input: targets[s], output: targets[s + 1], layers: split[s].map((l) => l.name), weights: weightsPath, window, fault: Number(args.fault) === s });
   children[s].ready = ready;
 }
 const sinkComplete = new Promise((resolve) => (children.sinkComplete = resolve));
@@ -151,6 +157,19 @@ function hopComplete(h) {
 }
 await Promise.all(children.map((c) => c.ready));
 
+/** Hop `h`'s receiver has taken `n` tensors: tell its sender (stage h-1, or this process's feeder for hop 0). */
+let feederTaken = 0;
+let wakeFeeder;
+function tookOnHop(h, n) {
+  if (h === 0) {
+    feederTaken = n;
+    wakeFeeder?.();
+  } else if (children[h - 1]?.connected) {
+    // A sender that already finished has no use for it: ignore a closed channel (EPIPE) then.
+    children[h - 1].send({ type: 'took', n }, () => {});
+  }
+}
+
 // This process feeds hop 0 and reads the last hop.
 const last = targets.length - 1;
 let sink = targets[last].kind === 'file' ? undefined : await makeProducer(targets[last].receive);
@@ -158,6 +177,7 @@ const start = now();
 async function feed() {
   const out = await makeConsumer(targets[0].send);
   for (const x of inputs) {
+    if (hops[0] !== 'file') while (stats[0].sent.length - feederTaken >= window) await new Promise((r) => (wakeFeeder = r));
     stats[0].sent.push(now());
     await out.push(x);
   }
@@ -172,10 +192,13 @@ if (sink === undefined) {
   sink = await makeProducer(targets[last].receive);
 }
 const results = [];
+stats[last].ready.push(now());
 for await (const y of sink) {
   stats[last].received.push(now());
+  if (hops[last] !== 'file') tookOnHop(last, stats[last].received.length);
   stats[last].bytes += encodedByteLength(y);
   results.push(y);
+  stats[last].ready.push(now());
 }
 await sink.close();
 await feeding;
@@ -202,10 +225,11 @@ const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 10
 console.log(`${count} tensors of [${rows}, ${LAYERS[0].inputs}] float32 through ${stages} stage processes in ${seconds.toFixed(2)} s`);
 console.log('hop  medium  from → to              tensors      MB     MB/s   p50 ms   p99 ms');
 for (let h = 0; h < hops.length; h++) {
-  const { sent, received, bytes } = stats[h];
+  const { sent, received, ready, bytes } = stats[h];
   const streaming = hops[h] !== 'file';
   const span = (received.at(-1) - sent[0]) / 1000;
-  const latency = received.map((t, i) => t - sent[i]).sort((a, b) => a - b);
+  // The medium's part: from push() (or from when the receiver was ready, if it was busy then) to next().
+  const latency = received.map((t, i) => t - Math.max(sent[i], ready[i])).sort((a, b) => a - b);
   console.log(
     [
       String(h).padEnd(4),
@@ -219,9 +243,9 @@ for (let h = 0; h < hops.length; h++) {
     ].join(' '),
   );
 }
-console.log('MB/s: bytes over first send → last receive. The stages compute, so this is the pipeline\'s pace, not the');
-console.log('medium\'s limit (`npm run bench` measures the media). Latency: push() → next() per tensor, queueing included.');
-console.log('File hops are store-and-forward (read once the writer has closed), so they show no latency.');
+console.log(
+  `MB/s is the hop's bytes over its first send → last receive (the pipeline's pace: stages compute); p50/p99 is push() → next() per tensor, from when the receiver was free, so the medium's delay and not a queue's, with at most ${window} tensors in flight per hop (--window); file hops are store-and-forward and show none.`,
+);
 rmSync(dir, { recursive: true, force: true });
 if (mismatches > 0 || results.length !== count) {
   console.error(`MISMATCH: ${mismatches} of ${count} outputs differ from the single-process forward pass (${results.length} received)`);

@@ -10,7 +10,15 @@ import { LAYERS, forward } from './model.mjs';
 const now = () => performance.timeOrigin + performance.now();
 const messages = [];
 let wake;
+// The window: how many tensors the receiver of our output hop has taken (relayed by the coordinator).
+let outTaken = 0;
+let wakeCredit;
 process.on('message', (m) => {
+  if (m.type === 'took') {
+    outTaken = m.n;
+    wakeCredit?.();
+    return;
+  }
   messages.push(m);
   wake?.();
 });
@@ -39,11 +47,13 @@ try {
   }
 
   const received = [];
+  const ready = [now()]; // when this stage was ready for tensor i: it had handled tensor i-1
   const sent = [];
   let bytesIn = 0;
   let bytesOut = 0;
   for await (const x of input) {
     received.push(now());
+    if (config.input.kind !== 'file') process.send({ type: 'took', hop: config.index, n: received.length });
     bytesIn += encodedByteLength(x);
     let y = forward(x, layers, weights);
     if (config.fault && sent.length === 0) {
@@ -53,12 +63,17 @@ try {
       y = tensor('float32', y.shape, data);
     }
     bytesOut += encodedByteLength(y);
+    // At most `window` tensors in flight on a streaming output hop, so its latency is the medium's, not a queue's.
+    if (config.output.kind !== 'file') {
+      while (sent.length - outTaken >= config.window) await new Promise((r) => (wakeCredit = r));
+    }
     sent.push(now());
     await output.push(y);
+    ready.push(now());
   }
   await output.close();
   await input.close(); // a listening input also stops listening
-  await send({ type: 'done', received, sent, bytesIn, bytesOut });
+  await send({ type: 'done', received, ready, sent, bytesIn, bytesOut });
   process.disconnect();
 } catch (err) {
   // One line for the coordinator's log, with the error code the transports give.

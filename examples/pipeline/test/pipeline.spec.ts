@@ -34,8 +34,8 @@ describe('examples/pipeline', () => {
     expect(r.stdout).toContain('OK: the distributed output of 12 tensors matches the single-process forward pass bit for bit');
   });
 
-  it('every hop kind, a file hop in the middle and a relay stage', () => {
-    const r = run('--hops', 'tcp,unix,file,grpc,ws,tcp', '--tensors', '6', '--rows', '3');
+  it('every hop kind, a file hop in the middle and a relay stage, one tensor in flight per hop (--window 1)', () => {
+    const r = run('--hops', 'tcp,unix,file,grpc,ws,tcp', '--tensors', '6', '--rows', '3', '--window', '1');
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(rows(r.stdout).map(([medium]) => medium)).toEqual(['tcp', 'unix', 'file', 'grpc', 'ws', 'tcp']);
@@ -63,7 +63,7 @@ describe('examples/pipeline', () => {
   });
 
   it('bad arguments exit 2 with a usage hint', () => {
-    for (const args of [['--hops', 'tcp,carrier-pigeon'], ['--hops', 'tcp'], ['--tensors', '0'], ['--fault', '9']]) {
+    for (const args of [['--hops', 'tcp,carrier-pigeon'], ['--hops', 'tcp'], ['--tensors', '0'], ['--window', '0'], ['--fault', '9']]) {
       const r = run(...args);
       expect(r.status).toBe(2);
       expect(r.stderr).toMatch(/^error: .*\nrun with --help for usage/);
