@@ -3,7 +3,7 @@ import { defineConfig } from 'tsup';
 export default defineConfig({
   entry: ['src/index.ts'],
   format: ['esm', 'cjs'],
-  dts: true,
+  dts: { compilerOptions: { types: [] } }, // browser-safe: no Node or jest types
   platform: 'neutral',
   target: 'es2022',
   sourcemap: true,

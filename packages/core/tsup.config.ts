@@ -6,7 +6,7 @@ export default defineConfig({
   // Our declarations name Symbol.asyncDispose and AsyncDisposable: the lib
   // reference makes them resolve in any TypeScript >= 5.2 project, whatever
   // its `lib` setting, with or without @types/node.
-  dts: { banner: '/// <reference lib="esnext.disposable" />' },
+  dts: { banner: '/// <reference lib="esnext.disposable" />', compilerOptions: { types: [] } },
   platform: 'neutral',
   target: 'es2022',
   sourcemap: true,

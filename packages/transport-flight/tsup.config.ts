@@ -3,7 +3,7 @@ import { defineConfig } from 'tsup';
 export default defineConfig({
   entry: ['src/index.ts'],
   format: ['esm', 'cjs'],
-  dts: true,
+  dts: { compilerOptions: { types: ['node'] } }, // no jest types: a faster declaration build
   platform: 'node',
   target: 'node20',
   sourcemap: true,

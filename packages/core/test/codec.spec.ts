@@ -10,7 +10,7 @@ import {
   tensor,
 } from '@harmonics/core';
 import { codeOfSync, everyDtypeSamples, expectSameTensor, sampleTensor } from '@harmonics/conformance';
-import { decodeTensorInPlace } from '@harmonics/internal';
+import { decodeTensorInPlace } from '../src/internal';
 
 
 function hex(bytes: Uint8Array): string {

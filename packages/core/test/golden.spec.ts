@@ -1,5 +1,5 @@
 import { FrameDecoder, type Tensor, decodeTensor, encodeTensor } from '@harmonics/core';
-import { readU32LE } from '@harmonics/internal';
+import { readU32LE } from '../src/internal';
 import { expectSameTensor, expectedGoldenTensors, goldenFile } from '@harmonics/conformance';
 
 /** Split back-to-back records into their byte ranges using the header fields only. */

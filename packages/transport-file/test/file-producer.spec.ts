@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { encodeTensor, tensor, type Tensor } from '@harmonics/core';
 import { expectSameTensor, expectedGoldenTensors, goldenDir, goldenFile } from '@harmonics/conformance';
 import { FileConsumer, FileProducer } from '@harmonics/transport-file';
@@ -129,7 +129,7 @@ describe('FileConsumer', () => {
     const c = new FileConsumer(path);
     for (const t of expectedGoldenTensors()) await c.push(t);
     await c.close();
-    const written = require('node:fs').readFileSync(path);
+    const written = readFileSync(path);
     expect(Buffer.compare(written, Buffer.from(goldenFile('tensors.bin')))).toBe(0);
   });
 

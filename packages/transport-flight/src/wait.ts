@@ -7,6 +7,8 @@ import { abortError } from '@harmonics/internal';
  */
 export function waitFor(register: (wake: () => void) => () => void, signal: AbortSignal | undefined, what: string): Promise<void> {
   return new Promise<void>((resolve, reject) => {
+    // `let`, not `const`: register() may call the wake-up synchronously, before `cancel` is assigned.
+    // eslint-disable-next-line prefer-const
     let cancel: (() => void) | undefined;
     const onAbort = (): void => {
       cancel?.();

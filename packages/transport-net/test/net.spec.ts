@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { type Tensor, encodeTensor, tensor } from '@harmonics/core';
 import { expectSameTensor, expectedGoldenTensors, goldenFile, sampleTensor } from '@harmonics/conformance';
-import { SocketConsumer, SocketProducer, SocketServer, TcpConsumer, TcpProducer, UnixProducer } from '@harmonics/transport-net';
+import { SocketConsumer, SocketServer, TcpConsumer, TcpProducer, UnixProducer } from '@harmonics/transport-net';
 import { TLS_CERT, TLS_KEY, errorOf, sleep } from './helpers';
 
 const golden = expectedGoldenTensors();
