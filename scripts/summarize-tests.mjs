@@ -25,9 +25,7 @@ for (const group of ['packages', 'examples']) {
     passed += r.numPassedTests;
     failed += r.numFailedTests + suiteErrors;
     skipped += r.numPendingTests + (r.numTodoTests ?? 0);
-    console.log(
-      `${pkg.name}: ${r.numPassedTests} passed, ${r.numFailedTests + suiteErrors} failed, ${r.numPendingTests} skipped`,
-    );
+    console.log(`${pkg.name}: ${r.numPassedTests} passed, ${r.numFailedTests + suiteErrors} failed, ${r.numPendingTests} skipped`);
   }
 }
 if (process.env.HARMONICS_TESTS === 'unit') {

@@ -45,7 +45,8 @@ const window = positive('window', args.window);
 const bad = hops.filter((h) => !HOP_KINDS.includes(h));
 if (bad.length > 0 || hops.length < 2) usage(`--hops needs at least 2 of ${HOP_KINDS.join(', ')}; got ${args.hops}`);
 const stages = hops.length - 1;
-if (args.fault !== undefined && !(Number(args.fault) >= 0 && Number(args.fault) < stages)) usage(`--fault takes a stage number from 0 to ${stages - 1}`);
+if (args.fault !== undefined && !(Number(args.fault) >= 0 && Number(args.fault) < stages))
+  usage(`--fault takes a stage number from 0 to ${stages - 1}`);
 
 function positive(name, text) {
   const n = Number(text);
@@ -116,7 +117,9 @@ const weights = await loadNamedWeights(weightsPath);
 const inputs = Array.from({ length: count }, (_, i) => makeInput(i, rows));
 const targets = [];
 for (let h = 0; h < hops.length; h++) targets.push(await hopTargets(hops[h], h));
-const split = Array.from({ length: stages }, (_, s) => LAYERS.slice(Math.floor((s * LAYERS.length) / stages), Math.floor(((s + 1) * LAYERS.length) / stages)));
+const split = Array.from({ length: stages }, (_, s) =>
+  LAYERS.slice(Math.floor((s * LAYERS.length) / stages), Math.floor(((s + 1) * LAYERS.length) / stages)),
+);
 
 // Timestamps (ms since the epoch, comparable across processes on one machine) per hop.
 const stats = targets.map(() => ({ sent: [], received: [], ready: [], bytes: 0 }));
@@ -147,7 +150,16 @@ for (let s = 0; s < stages; s++) {
   child.on('exit', (code, signal) => {
     if (!finished || code !== 0) fail(`stage ${s} (${split[s].map((l) => l.name).join('+') || 'relay'}) exited with ${signal ?? `code ${code}`}`);
   });
-  child.send({ type: 'config', index: s, input: targets[s], output: targets[s + 1], layers: split[s].map((l) => l.name), weights: weightsPath, window, fault: Number(args.fault) === s });
+  child.send({
+    type: 'config',
+    index: s,
+    input: targets[s],
+    output: targets[s + 1],
+    layers: split[s].map((l) => l.name),
+    weights: weightsPath,
+    window,
+    fault: Number(args.fault) === s,
+  });
   children[s].ready = ready;
 }
 const sinkComplete = new Promise((resolve) => (children.sinkComplete = resolve));

@@ -63,7 +63,13 @@ describe('examples/pipeline', () => {
   });
 
   it('bad arguments exit 2 with a usage hint', () => {
-    for (const args of [['--hops', 'tcp,carrier-pigeon'], ['--hops', 'tcp'], ['--tensors', '0'], ['--window', '0'], ['--fault', '9']]) {
+    for (const args of [
+      ['--hops', 'tcp,carrier-pigeon'],
+      ['--hops', 'tcp'],
+      ['--tensors', '0'],
+      ['--window', '0'],
+      ['--fault', '9'],
+    ]) {
       const r = run(...args);
       expect(r.status).toBe(2);
       expect(r.stderr).toMatch(/^error: .*\nrun with --help for usage/);

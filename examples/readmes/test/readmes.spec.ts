@@ -82,7 +82,16 @@ function runJest(b: Block): void {
   try {
     execFileSync(
       process.execPath,
-      [require.resolve('jest/bin/jest'), '--ci', '--testMatch', '**/run-out/*.spec.ts', '--json', '--outputFile', results, join(OUT, `${b.id}.spec.ts`)],
+      [
+        require.resolve('jest/bin/jest'),
+        '--ci',
+        '--testMatch',
+        '**/run-out/*.spec.ts',
+        '--json',
+        '--outputFile',
+        results,
+        join(OUT, `${b.id}.spec.ts`),
+      ],
       { cwd: HERE, stdio: 'pipe' },
     );
   } catch (err) {
@@ -101,7 +110,13 @@ async function runTogether(procs: Proc[]): Promise<void> {
     running.map((r) => `--- ${r.p.label} (exit ${r.child.exitCode ?? r.child.signalCode ?? 'still running'})\n${r.err.join('')}`).join('\n');
   const start = (p: Proc) => {
     const child = spawn(process.execPath, [p.file], { cwd, stdio: [p.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
-    const r = { p, child, out: [] as Buffer[], err: [] as string[], exit: new Promise<number | null>((res) => child.on('close', (code) => res(code))) };
+    const r = {
+      p,
+      child,
+      out: [] as Buffer[],
+      err: [] as string[],
+      exit: new Promise<number | null>((res) => child.on('close', (code) => res(code))),
+    };
     child.stdout!.on('data', (d: Buffer) => r.out.push(d));
     child.stderr!.on('data', (d: Buffer) => r.err.push(d.toString()));
     if (p.stdin) child.stdin!.end(readFileSync(join(REPO, p.stdin)));
@@ -119,7 +134,10 @@ async function runTogether(procs: Proc[]): Promise<void> {
     }
     for (const p of procs.filter((q) => q.listens === undefined)) start(p);
     const within = <T>(what: Promise<T>) =>
-      Promise.race([what, new Promise<'timeout'>((res) => (setTimeout(res, Math.max(0, deadline - Date.now())) as unknown as NodeJS.Timeout).unref())]);
+      Promise.race([
+        what,
+        new Promise<'timeout'>((res) => (setTimeout(res, Math.max(0, deadline - Date.now())) as unknown as NodeJS.Timeout).unref()),
+      ]);
     const finishers = running.filter((r) => !r.p.untilSignal);
     if ((await within(Promise.all(finishers.map((r) => r.exit)))) === 'timeout') {
       throw new Error(`did not run to completion within ${GROUP_LIMIT_MS / 1000} s\n${report()}`);

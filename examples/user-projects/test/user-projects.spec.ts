@@ -34,7 +34,10 @@ function project(name: string, deps: string[], files: Record<string, string>): s
 }
 
 function tsc(dir: string, compilerOptions: object, files: string[]): string {
-  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, noEmit: true, skipLibCheck: false, ...compilerOptions }, files }));
+  writeFileSync(
+    join(dir, 'tsconfig.json'),
+    JSON.stringify({ compilerOptions: { strict: true, noEmit: true, skipLibCheck: false, ...compilerOptions }, files }),
+  );
   try {
     execFileSync(process.execPath, [TSC, '-p', dir], { stdio: 'pipe', encoding: 'utf8' });
     return '';
@@ -70,9 +73,18 @@ it('a browser TypeScript project (lib DOM, no @types/node) gets the browser decl
     'page.ts': 'web-page.ts',
     'server.ts': 'web-server-import.ts',
   });
-  const browser = { module: 'esnext', moduleResolution: 'bundler', customConditions: ['browser'], target: 'es2022', lib: ['ES2022', 'DOM'], types: [] };
+  const browser = {
+    module: 'esnext',
+    moduleResolution: 'bundler',
+    customConditions: ['browser'],
+    target: 'es2022',
+    lib: ['ES2022', 'DOM'],
+    types: [],
+  };
   expect(tsc(dir, browser, ['page.ts'])).toBe('');
-  expect(tsc(dir, browser, ['server.ts'])).toMatch(/server\.ts\(\d+,\d+\): error TS2305: Module '"@harmonics\/transport-ws"' has no exported member 'WebSocketServer'/);
+  expect(tsc(dir, browser, ['server.ts'])).toMatch(
+    /server\.ts\(\d+,\d+\): error TS2305: Module '"@harmonics\/transport-ws"' has no exported member 'WebSocketServer'/,
+  );
 });
 
 it('an app with url and transport-net only bundles with esbuild (node and browser) and the Node bundle runs', async () => {

@@ -5,14 +5,7 @@
 // "harmonics" is a GrpcServer (tensors of BYTES/4 float32, queue read or fed
 // locally); "raw" is a plain grpc-js server with identity serializers and
 // default settings (only the 4 MiB message limit lifted), moving Buffers.
-import {
-  Metadata,
-  Server,
-  ServerCredentials,
-  type ServerReadableStream,
-  type ServerWritableStream,
-  type sendUnaryData,
-} from '@grpc/grpc-js';
+import { Metadata, Server, ServerCredentials, type ServerReadableStream, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
 import { tensor } from '@harmonics/core';
 import { GrpcServer, POP_PATH, PUSH_PATH } from '@harmonics/transport-grpc';
 
@@ -42,8 +35,24 @@ async function raw(): Promise<void> {
   const done = new Promise<void>((r) => (finished = r));
   server.addService(
     {
-      PushTensor: { path: PUSH_PATH, requestStream: true, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity },
-      PopTensor: { path: POP_PATH, requestStream: false, responseStream: true, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity },
+      PushTensor: {
+        path: PUSH_PATH,
+        requestStream: true,
+        responseStream: false,
+        requestSerialize: identity,
+        requestDeserialize: identity,
+        responseSerialize: identity,
+        responseDeserialize: identity,
+      },
+      PopTensor: {
+        path: POP_PATH,
+        requestStream: false,
+        responseStream: true,
+        requestSerialize: identity,
+        requestDeserialize: identity,
+        responseSerialize: identity,
+        responseDeserialize: identity,
+      },
     },
     {
       PushTensor: (call: ServerReadableStream<Buffer, Buffer>, cb: sendUnaryData<Buffer>) => {

@@ -19,7 +19,7 @@ async function raw(): Promise<void> {
   const socket = await new Promise<Socket>((r) => server.once('connection', r));
   server.close();
   socket.setNoDelay(true);
-  for (let i = 0; i < count; ) {
+  for (let i = 0; i < count;) {
     socket.cork();
     const end = Math.min(count, i + 64);
     let ok = true;

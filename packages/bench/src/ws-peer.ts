@@ -18,7 +18,7 @@ const port = Number(portArg);
 async function sendRaw(ws: WebSocket): Promise<void> {
   const message = Buffer.alloc(bytes, 7);
   const socket = (ws as unknown as { _socket: import('node:net').Socket })._socket;
-  for (let i = 0; i < count; ) {
+  for (let i = 0; i < count;) {
     socket.cork();
     const end = Math.min(count, i + 64);
     for (; i < end; i++) ws.send(message, { binary: true });

@@ -5,7 +5,6 @@ import { codeOf } from '@harmonics/conformance';
 const t = (i: number): Tensor => tensor('int32', [1], [i]);
 const tick = () => new Promise((r) => setTimeout(r, 5));
 
-
 describe('MessageBus', () => {
   it('passes tensors by reference, first in first out', async () => {
     const bus = new MessageBus();

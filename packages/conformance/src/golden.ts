@@ -33,7 +33,7 @@ export function goldenFile(name: string): Uint8Array {
 export function goldenRecords(): Uint8Array[] {
   const bytes = goldenFile('tensors.bin');
   const out: Uint8Array[] = [];
-  for (let o = 0; o < bytes.length; ) {
+  for (let o = 0; o < bytes.length;) {
     const h = parseRecordHeader(bytes, o, bytes.length - o);
     if (typeof h === 'number') throw new Error(`golden tensors.bin is cut short at byte ${o}`);
     out.push(bytes.subarray(o, o + h.headerLength + h.byteLength));

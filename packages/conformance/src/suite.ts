@@ -110,26 +110,29 @@ export function runTransportSuite(options: TransportSuiteOptions): void {
       await p.teardown?.();
     });
 
-    it('round-trips every dtype bit-exactly (NaN payloads, -0, extremes)', async () => {
-      const p = await open();
-      const sent = everyDtypeSamples();
-      const got = await transfer(p, sent);
-      sent.forEach((t, i) => expectSameTensor(got[i], t));
-      expect(got[sent.length]).toBeUndefined();
-    }, timeout);
+    it(
+      'round-trips every dtype bit-exactly (NaN payloads, -0, extremes)',
+      async () => {
+        const p = await open();
+        const sent = everyDtypeSamples();
+        const got = await transfer(p, sent);
+        sent.forEach((t, i) => expectSameTensor(got[i], t));
+        expect(got[sent.length]).toBeUndefined();
+      },
+      timeout,
+    );
 
-    it('round-trips scalar and zero-size shapes', async () => {
-      const p = await open();
-      const sent = [
-        tensor('float32', [], [3.5]),
-        tensor('float32', [0]),
-        tensor('int64', [3, 0, 2]),
-        tensor('uint8', [1, 1, 1], [7]),
-      ];
-      const got = await transfer(p, sent);
-      sent.forEach((t, i) => expectSameTensor(got[i], t));
-      expect(got[sent.length]).toBeUndefined();
-    }, timeout);
+    it(
+      'round-trips scalar and zero-size shapes',
+      async () => {
+        const p = await open();
+        const sent = [tensor('float32', [], [3.5]), tensor('float32', [0]), tensor('int64', [3, 0, 2]), tensor('uint8', [1, 1, 1], [7])];
+        const got = await transfer(p, sent);
+        sent.forEach((t, i) => expectSameTensor(got[i], t));
+        expect(got[sent.length]).toBeUndefined();
+      },
+      timeout,
+    );
 
     supports(caps.largeTensors !== false, 'large tensors')(
       'moves a 64 MiB tensor intact',
@@ -143,59 +146,75 @@ export function runTransportSuite(options: TransportSuiteOptions): void {
       Math.max(timeout, 120_000),
     );
 
-    it('keeps the order of 10,000 small tensors', async () => {
-      const p = await open();
-      const n = 10_000;
-      const writing = (async () => {
-        for (let i = 0; i < n; i++) await p.consumer.push(tensor('int32', [2], [i, -i]));
-        await p.consumer.close();
-      })();
-      let bad: string | undefined;
-      for (let i = 0; i < n; i++) {
-        const t = await p.producer.next();
-        if (bad === undefined && (t === undefined || t.data[0] !== i || t.data[1] !== -i)) {
-          bad = `tensor ${i} was ${t === undefined ? 'missing' : `[${Array.from(t.data as Int32Array)}]`}`;
+    it(
+      'keeps the order of 10,000 small tensors',
+      async () => {
+        const p = await open();
+        const n = 10_000;
+        const writing = (async () => {
+          for (let i = 0; i < n; i++) await p.consumer.push(tensor('int32', [2], [i, -i]));
+          await p.consumer.close();
+        })();
+        let bad: string | undefined;
+        for (let i = 0; i < n; i++) {
+          const t = await p.producer.next();
+          if (bad === undefined && (t === undefined || t.data[0] !== i || t.data[1] !== -i)) {
+            bad = `tensor ${i} was ${t === undefined ? 'missing' : `[${Array.from(t.data as Int32Array)}]`}`;
+          }
         }
-      }
-      await writing;
-      expect(bad).toBeUndefined();
-      expect(await p.producer.next()).toBeUndefined();
-    }, timeout);
+        await writing;
+        expect(bad).toBeUndefined();
+        expect(await p.producer.next()).toBeUndefined();
+      },
+      timeout,
+    );
 
-    it('next() resolves undefined after the consumer closes, and keeps doing so', async () => {
-      const p = await open();
-      const a = sampleTensor('float64', [4], 3);
-      const got = await transfer(p, [a]);
-      expectSameTensor(got[0], a);
-      expect(got[1]).toBeUndefined();
-      expect(await within(p.producer.next(), 10_000, 'next() after the end')).toBeUndefined();
-    }, timeout);
+    it(
+      'next() resolves undefined after the consumer closes, and keeps doing so',
+      async () => {
+        const p = await open();
+        const a = sampleTensor('float64', [4], 3);
+        const got = await transfer(p, [a]);
+        expectSameTensor(got[0], a);
+        expect(got[1]).toBeUndefined();
+        expect(await within(p.producer.next(), 10_000, 'next() after the end')).toBeUndefined();
+      },
+      timeout,
+    );
 
-    it('push() after close() rejects ERR_CLOSED; close() is idempotent', async () => {
-      const p = await open();
-      const reading = p.producer.next();
-      await p.consumer.close();
-      await p.consumer.close();
-      await expectCode(p.consumer.push(tensor('uint8', [1])), ['ERR_CLOSED']);
-      expect(await reading).toBeUndefined();
-    }, timeout);
+    it(
+      'push() after close() rejects ERR_CLOSED; close() is idempotent',
+      async () => {
+        const p = await open();
+        const reading = p.producer.next();
+        await p.consumer.close();
+        await p.consumer.close();
+        await expectCode(p.consumer.push(tensor('uint8', [1])), ['ERR_CLOSED']);
+        expect(await reading).toBeUndefined();
+      },
+      timeout,
+    );
 
-    it('next() after the producer closes rejects ERR_CLOSED; for-await break closes it', async () => {
-      const p = await open();
-      const writing = (async () => {
-        for (let i = 0; i < 3; i++) await p.consumer.push(tensor('int32', [1], [i]));
-      })();
-      let seen = 0;
-      for await (const t of p.producer) {
-        expect(t.data[0]).toBe(0);
-        seen++;
-        break;
-      }
-      expect(seen).toBe(1);
-      await expectCode(p.producer.next(), ['ERR_CLOSED']);
-      await p.producer.close();
-      await Promise.race([writing.catch(() => undefined), new Promise((r) => setTimeout(r, 100))]);
-    }, timeout);
+    it(
+      'next() after the producer closes rejects ERR_CLOSED; for-await break closes it',
+      async () => {
+        const p = await open();
+        const writing = (async () => {
+          for (let i = 0; i < 3; i++) await p.consumer.push(tensor('int32', [1], [i]));
+        })();
+        let seen = 0;
+        for await (const t of p.producer) {
+          expect(t.data[0]).toBe(0);
+          seen++;
+          break;
+        }
+        expect(seen).toBe(1);
+        await expectCode(p.producer.next(), ['ERR_CLOSED']);
+        await p.producer.close();
+        await Promise.race([writing.catch(() => undefined), new Promise((r) => setTimeout(r, 100))]);
+      },
+      timeout,
+    );
 
     supports(caps.ownership !== 'reference', 'copy-on-push ownership (tensors pass by reference)')(
       'the caller may reuse a tensor once push() resolves',
@@ -217,32 +236,40 @@ export function runTransportSuite(options: TransportSuiteOptions): void {
       timeout,
     );
 
-    it('an already-aborted push() rejects ERR_ABORTED and sends nothing', async () => {
-      const p = await open();
-      const ac = new AbortController();
-      ac.abort(new Error('caller gave up'));
-      await expectCode(p.consumer.push(tensor('int32', [1], [1]), { signal: ac.signal }), ['ERR_ABORTED']);
-      const good = tensor('int32', [1], [2]);
-      const got = await transfer(p, [good]);
-      expectSameTensor(got[0], good);
-      expect(got[1]).toBeUndefined();
-    }, timeout);
-
-    it(`a next() aborted while waiting rejects ERR_ABORTED and leaves the producer ${caps.afterAbort ?? 'usable'}`, async () => {
-      const p = await open();
-      const ac = new AbortController();
-      const waiting = p.producer.next({ signal: ac.signal });
-      setTimeout(() => ac.abort(), 20);
-      await within(expectCode(waiting, ['ERR_ABORTED']), 10_000, 'aborted next()');
-      if ((caps.afterAbort ?? 'usable') === 'usable') {
-        const t = tensor('float32', [2], [5, 6]);
-        const got = await transfer(p, [t]);
-        expectSameTensor(got[0], t);
+    it(
+      'an already-aborted push() rejects ERR_ABORTED and sends nothing',
+      async () => {
+        const p = await open();
+        const ac = new AbortController();
+        ac.abort(new Error('caller gave up'));
+        await expectCode(p.consumer.push(tensor('int32', [1], [1]), { signal: ac.signal }), ['ERR_ABORTED']);
+        const good = tensor('int32', [1], [2]);
+        const got = await transfer(p, [good]);
+        expectSameTensor(got[0], good);
         expect(got[1]).toBeUndefined();
-      } else {
-        await expectCode(p.producer.next(), ['ERR_CLOSED']);
-      }
-    }, timeout);
+      },
+      timeout,
+    );
+
+    it(
+      `a next() aborted while waiting rejects ERR_ABORTED and leaves the producer ${caps.afterAbort ?? 'usable'}`,
+      async () => {
+        const p = await open();
+        const ac = new AbortController();
+        const waiting = p.producer.next({ signal: ac.signal });
+        setTimeout(() => ac.abort(), 20);
+        await within(expectCode(waiting, ['ERR_ABORTED']), 10_000, 'aborted next()');
+        if ((caps.afterAbort ?? 'usable') === 'usable') {
+          const t = tensor('float32', [2], [5, 6]);
+          const got = await transfer(p, [t]);
+          expectSameTensor(got[0], t);
+          expect(got[1]).toBeUndefined();
+        } else {
+          await expectCode(p.producer.next(), ['ERR_CLOSED']);
+        }
+      },
+      timeout,
+    );
 
     supports(caps.peerLoss === true, 'a way to make the peer vanish')(
       'a peer that vanishes makes next() reject, not hang',
@@ -271,14 +298,18 @@ export function runTransportSuite(options: TransportSuiteOptions): void {
       timeout,
     );
 
-    it('works with await using (Symbol.asyncDispose closes both sides)', async () => {
-      const p = await open();
-      expect(typeof p.producer[Symbol.asyncDispose]).toBe('function');
-      expect(typeof p.consumer[Symbol.asyncDispose]).toBe('function');
-      await p.consumer[Symbol.asyncDispose]();
-      await expectCode(p.consumer.push(tensor('uint8', [1])), ['ERR_CLOSED']);
-      await p.producer[Symbol.asyncDispose]();
-      await expectCode(p.producer.next(), ['ERR_CLOSED']);
-    }, timeout);
+    it(
+      'works with await using (Symbol.asyncDispose closes both sides)',
+      async () => {
+        const p = await open();
+        expect(typeof p.producer[Symbol.asyncDispose]).toBe('function');
+        expect(typeof p.consumer[Symbol.asyncDispose]).toBe('function');
+        await p.consumer[Symbol.asyncDispose]();
+        await expectCode(p.consumer.push(tensor('uint8', [1])), ['ERR_CLOSED']);
+        await p.producer[Symbol.asyncDispose]();
+        await expectCode(p.producer.next(), ['ERR_CLOSED']);
+      },
+      timeout,
+    );
   });
 }

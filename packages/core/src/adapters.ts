@@ -67,10 +67,7 @@ export function fromTfjs(t: TfjsTensorLike): Tensor {
  */
 export function toTfjs(t: Tensor): { values: TypedArray; shape: number[]; dtype: 'float32' | 'int32' | 'bool' } {
   if (!TFJS_DTYPES.has(t.dtype)) {
-    throw new HarmonicsError(
-      'ERR_BAD_DTYPE',
-      `TensorFlow.js has no ${t.dtype}; it supports float32, int32 and bool (cast first)`,
-    );
+    throw new HarmonicsError('ERR_BAD_DTYPE', `TensorFlow.js has no ${t.dtype}; it supports float32, int32 and bool (cast first)`);
   }
   return { values: t.data, shape: [...t.shape], dtype: t.dtype as 'float32' | 'int32' | 'bool' };
 }

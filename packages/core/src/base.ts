@@ -71,4 +71,3 @@ export abstract class BaseConsumer implements Consumer {
     return this.close();
   }
 }
-

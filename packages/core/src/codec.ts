@@ -60,10 +60,7 @@ export function parseRecordHeader(
   if (end - offset < 5) return 9;
   const ndim = readU32LE(bytes, offset + 1);
   if (ndim > MAX_NDIM) {
-    throw new HarmonicsError(
-      'ERR_BAD_SHAPE',
-      `record at byte ${recordOffset} declares ${ndim} dims; at most ${MAX_NDIM} are supported`,
-    );
+    throw new HarmonicsError('ERR_BAD_SHAPE', `record at byte ${recordOffset} declares ${ndim} dims; at most ${MAX_NDIM} are supported`);
   }
   const headerLength = recordHeaderLength(ndim);
   if (end - offset < headerLength) return headerLength;
@@ -145,23 +142,14 @@ export interface DecodeOptions {
 export function decodeTensor(bytes: Uint8Array, options?: DecodeOptions): Tensor {
   const header = parseRecordHeader(bytes, 0, bytes.length, options?.maxMessageBytes);
   if (typeof header === 'number') {
-    throw new HarmonicsError(
-      'ERR_TRUNCATED',
-      `record at byte 0 is truncated: ${bytes.length} bytes, but its header alone needs ${header}`,
-    );
+    throw new HarmonicsError('ERR_TRUNCATED', `record at byte 0 is truncated: ${bytes.length} bytes, but its header alone needs ${header}`);
   }
   const total = header.headerLength + header.byteLength;
   if (bytes.length < total) {
-    throw new HarmonicsError(
-      'ERR_TRUNCATED',
-      `record at byte 0 is truncated: it needs ${total} bytes but only ${bytes.length} are present`,
-    );
+    throw new HarmonicsError('ERR_TRUNCATED', `record at byte 0 is truncated: it needs ${total} bytes but only ${bytes.length} are present`);
   }
   if (bytes.length > total) {
-    throw new HarmonicsError(
-      'ERR_PROTOCOL',
-      `expected exactly one record of ${total} bytes, but ${bytes.length - total} more bytes follow it`,
-    );
+    throw new HarmonicsError('ERR_PROTOCOL', `expected exactly one record of ${total} bytes, but ${bytes.length - total} more bytes follow it`);
   }
   return tensorFromRecordData(header, bytes, header.headerLength);
 }
@@ -271,10 +259,7 @@ export function encodeTensorInto(t: Tensor, out: Uint8Array, offset = 0, options
   const prefix = options?.lengthPrefix ? LENGTH_PREFIX_BYTES : 0;
   const recordLength = recordHeaderLength(t.shape.length) + t.data.byteLength;
   if (offset + prefix + recordLength > out.length) {
-    throw new HarmonicsError(
-      'ERR_TOO_LARGE',
-      `record of ${prefix + recordLength} bytes does not fit in ${out.length - offset} bytes of output`,
-    );
+    throw new HarmonicsError('ERR_TOO_LARGE', `record of ${prefix + recordLength} bytes does not fit in ${out.length - offset} bytes of output`);
   }
   if (prefix) writeU32LE(out, offset, recordLength);
   const dataOffset = writeRecordHeader(t, info, out, offset + prefix);

@@ -19,7 +19,11 @@ export class DeferredProducer extends BaseProducer {
   private inner: Producer | undefined;
   private closed: Promise<void> | undefined;
 
-  constructor(open: Opener<Producer>, private readonly release: () => Promise<void>, private readonly what: string) {
+  constructor(
+    open: Opener<Producer>,
+    private readonly release: () => Promise<void>,
+    private readonly what: string,
+  ) {
     super();
     this.opening = open(this.closing.signal).then((p) => (this.inner = p));
     this.opening.catch(noop);
@@ -81,7 +85,12 @@ export class DeferredConsumer extends BaseConsumer {
   }
 }
 
-async function closeDeferred(closing: AbortController, opening: Promise<Producer | Consumer>, release: () => Promise<void>, graceMs = 0): Promise<void> {
+async function closeDeferred(
+  closing: AbortController,
+  opening: Promise<Producer | Consumer>,
+  release: () => Promise<void>,
+  graceMs = 0,
+): Promise<void> {
   if (graceMs > 0) {
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([opening.catch(noop), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);

@@ -2,19 +2,7 @@ import { HarmonicsError } from './errors.js';
 
 /** The element types a tensor can hold. Names follow NumPy. */
 export type DType =
-  | 'float32'
-  | 'float64'
-  | 'int32'
-  | 'int64'
-  | 'uint8'
-  | 'int8'
-  | 'int16'
-  | 'uint16'
-  | 'uint32'
-  | 'uint64'
-  | 'float16'
-  | 'bfloat16'
-  | 'bool';
+  'float32' | 'float64' | 'int32' | 'int64' | 'uint8' | 'int8' | 'int16' | 'uint16' | 'uint32' | 'uint64' | 'float16' | 'bfloat16' | 'bool';
 
 /** The typed array that stores each dtype's elements. */
 export interface DTypeArrayMap {
@@ -91,10 +79,7 @@ export const DTYPES: readonly DType[] = /* @__PURE__ */ TABLE.map((d) => d.name)
 export function dtypeInfo(dtype: DType): DTypeInfo {
   const d = BY_NAME.get(dtype);
   if (d === undefined) {
-    throw new HarmonicsError(
-      'ERR_BAD_DTYPE',
-      `unknown dtype ${JSON.stringify(dtype)}; expected one of ${DTYPES.join(', ')}`,
-    );
+    throw new HarmonicsError('ERR_BAD_DTYPE', `unknown dtype ${JSON.stringify(dtype)}; expected one of ${DTYPES.join(', ')}`);
   }
   return d;
 }

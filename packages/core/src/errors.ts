@@ -61,8 +61,5 @@ export function closedError(what: string): HarmonicsError {
 
 /** The rejection for a record or message over the configured limit. */
 export function tooLargeError(what: string, bytes: number, limit: number): HarmonicsError {
-  return new HarmonicsError(
-    'ERR_TOO_LARGE',
-    `${what} of ${bytes} bytes exceeds maxMessageBytes (${limit}); raise it with { maxMessageBytes }`,
-  );
+  return new HarmonicsError('ERR_TOO_LARGE', `${what} of ${bytes} bytes exceeds maxMessageBytes (${limit}); raise it with { maxMessageBytes }`);
 }

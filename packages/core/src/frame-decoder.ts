@@ -199,10 +199,7 @@ export class FrameDecoder {
           throw tooLargeError(`frame at byte ${this.position}`, frameLength, this.maxMessageBytes);
         }
         if (frameLength < 9) {
-          throw new HarmonicsError(
-            'ERR_PROTOCOL',
-            `frame at byte ${this.position} declares ${frameLength} bytes, less than the smallest record (9)`,
-          );
+          throw new HarmonicsError('ERR_PROTOCOL', `frame at byte ${this.position} declares ${frameLength} bytes, less than the smallest record (9)`);
         }
       }
       const h = parseRecordHeader(bytes, off + p, end, this.maxMessageBytes, this.position + p);

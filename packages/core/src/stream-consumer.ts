@@ -1,13 +1,6 @@
 import { noop, raceSignals, throwIfAborted } from './abort.js';
 import { BaseConsumer } from './base.js';
-import {
-  DEFAULT_MAX_MESSAGE_BYTES,
-  LENGTH_PREFIX_BYTES,
-  encodeTensor,
-  encodeTensorInto,
-  encodeTensorParts,
-  encodedByteLength,
-} from './codec.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, LENGTH_PREFIX_BYTES, encodeTensor, encodeTensorInto, encodeTensorParts, encodedByteLength } from './codec.js';
 import type { AbortOptions } from './contract.js';
 import { HarmonicsError, closedError, tooLargeError } from './errors.js';
 import type { Framing } from './stream-producer.js';

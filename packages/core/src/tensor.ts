@@ -35,10 +35,7 @@ export function elementCount(shape: readonly number[]): number {
   for (let i = 0; i < shape.length; i++) {
     const d = shape[i];
     if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) {
-      throw new HarmonicsError(
-        'ERR_BAD_SHAPE',
-        `dim ${i} of shape [${shape.join(', ')}] is ${String(d)}; dims must be non-negative integers`,
-      );
+      throw new HarmonicsError('ERR_BAD_SHAPE', `dim ${i} of shape [${shape.join(', ')}] is ${String(d)}; dims must be non-negative integers`);
     }
     n *= d;
   }
@@ -73,11 +70,7 @@ function arrayTag(data: unknown): string | undefined {
  *   kind, or a bool element other than 0/1; `ERR_BAD_SHAPE` for a bad shape or a
  *   data length that is not `prod(shape)`.
  */
-export function tensor<D extends DType>(
-  dtype: D,
-  shape: readonly number[],
-  data?: DTypeArrayMap[D] | TensorValues,
-): Tensor<D> {
+export function tensor<D extends DType>(dtype: D, shape: readonly number[], data?: DTypeArrayMap[D] | TensorValues): Tensor<D> {
   const info = dtypeInfo(dtype);
   const count = elementCount(shape);
   let array: TypedArray;
@@ -93,17 +86,11 @@ export function tensor<D extends DType>(
       const view = data as unknown as ArrayBufferView;
       array = new Uint16Array(view.buffer, view.byteOffset, view.byteLength / 2);
     } else {
-      throw new HarmonicsError(
-        'ERR_BAD_DTYPE',
-        `dtype ${dtype} stores its elements in a ${info.array.name}, but data is a ${tag}`,
-      );
+      throw new HarmonicsError('ERR_BAD_DTYPE', `dtype ${dtype} stores its elements in a ${info.array.name}, but data is a ${tag}`);
     }
   }
   if (array.length !== count) {
-    throw new HarmonicsError(
-      'ERR_BAD_SHAPE',
-      `shape [${shape.join(', ')}] has ${count} elements but data has ${array.length}`,
-    );
+    throw new HarmonicsError('ERR_BAD_SHAPE', `shape [${shape.join(', ')}] has ${count} elements but data has ${array.length}`);
   }
   if (dtype === 'bool') checkBool(array as Uint8Array);
   return { dtype, shape: Array.from(shape), data: array as DTypeArrayMap[D] };
@@ -114,10 +101,7 @@ function fromValues(dtype: DType, values: TensorValues): TypedArray {
     throw new HarmonicsError('ERR_BAD_DTYPE', `tensor data must be a typed array or an array of values`);
   }
   if (dtype === 'float16' || dtype === 'bfloat16') {
-    throw new HarmonicsError(
-      'ERR_BAD_DTYPE',
-      `${dtype} data must be a Uint16Array of raw bits${dtype === 'float16' ? ' (or a Float16Array)' : ''}`,
-    );
+    throw new HarmonicsError('ERR_BAD_DTYPE', `${dtype} data must be a Uint16Array of raw bits${dtype === 'float16' ? ' (or a Float16Array)' : ''}`);
   }
   const info = dtypeInfo(dtype);
   const out = new info.array(values.length);
@@ -125,11 +109,7 @@ function fromValues(dtype: DType, values: TensorValues): TypedArray {
   try {
     for (let i = 0; i < values.length; i++) {
       const v = values[i];
-      (out as unknown as unknown[])[i] = big
-        ? BigInt(v as number | bigint)
-        : typeof v === 'boolean'
-          ? Number(v)
-          : v;
+      (out as unknown as unknown[])[i] = big ? BigInt(v as number | bigint) : typeof v === 'boolean' ? Number(v) : v;
     }
   } catch (cause) {
     throw new HarmonicsError('ERR_BAD_DTYPE', `cannot store the given values as ${dtype}`, { cause });

@@ -12,7 +12,6 @@ import {
 import { codeOfSync, everyDtypeSamples, expectSameTensor, sampleTensor } from '@harmonics/conformance';
 import { decodeTensorInPlace } from '../src/internal';
 
-
 function hex(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString('hex');
 }
@@ -20,9 +19,7 @@ function hex(bytes: Uint8Array): string {
 describe('encodeTensor / decodeTensor', () => {
   it('writes the C++ record layout, little-endian (hex fixture)', () => {
     const t = tensor('int32', [2, 1], [1, -2]);
-    expect(hex(encodeTensor(t))).toBe(
-      '02' + '02000000' + '02000000' + '01000000' + '08000000' + '01000000' + 'feffffff',
-    );
+    expect(hex(encodeTensor(t))).toBe('02' + '02000000' + '02000000' + '01000000' + '08000000' + '01000000' + 'feffffff');
     expect(hex(encodeTensor(t, { lengthPrefix: true }).subarray(0, 4))).toBe('19000000');
     expect(encodedByteLength(t)).toBe(25);
   });
@@ -115,9 +112,7 @@ describe('encodeTensor / decodeTensor', () => {
     // over the limit
     expect(codeOfSync(() => decodeTensor(declared, { maxMessageBytes: 1024 }))).toBe('ERR_TOO_LARGE');
     // a bool byte other than 0/1
-    expect(codeOfSync(() => decodeTensor(Uint8Array.from([12, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2])))).toBe(
-      'ERR_BAD_DTYPE',
-    );
+    expect(codeOfSync(() => decodeTensor(Uint8Array.from([12, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2])))).toBe('ERR_BAD_DTYPE');
     expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 * 1024 * 1024);
   });
 
@@ -151,7 +146,7 @@ describe('decodeTensorInPlace', () => {
     }
   });
 
-  it('anything but exactly one valid record gets decodeTensor\'s error', () => {
+  it("anything but exactly one valid record gets decodeTensor's error", () => {
     const record = encodeTensor(tensor('float32', [4]));
     expect(() => decodeTensorInPlace(record.slice(0, 10), 1 << 20)).toThrow(expect.objectContaining({ code: 'ERR_TRUNCATED' }));
     expect(() => decodeTensorInPlace(new Uint8Array([...record, 0]), 1 << 20)).toThrow(expect.objectContaining({ code: 'ERR_PROTOCOL' }));

@@ -7,7 +7,6 @@ function drain(d: FrameDecoder): Tensor[] {
   return out;
 }
 
-
 describe('FrameDecoder', () => {
   it('places every record so its data is aligned and returns views of it', () => {
     const d = new FrameDecoder();

@@ -68,7 +68,7 @@ describe('golden files from the C++ library', () => {
     // 1-byte chunks over the whole 4 MiB would test the JS heap more than the decoder:
     // feed the first two records and the start of the third byte by byte, then the rest in 64 KiB.
     const slowUntil = size === 1 ? 4096 : bytes.length;
-    for (let o = 0; o < bytes.length; ) {
+    for (let o = 0; o < bytes.length;) {
       const step = o < slowUntil ? size : 65536;
       d.push(bytes.subarray(o, Math.min(o + step, bytes.length)));
       o += step;

@@ -1,11 +1,5 @@
 import { PassThrough, Readable, Writable } from 'node:stream';
-import {
-  StreamConsumer,
-  StreamProducer,
-  type Tensor,
-  encodeTensor,
-  tensor,
-} from '@harmonics/core';
+import { StreamConsumer, StreamProducer, type Tensor, encodeTensor, tensor } from '@harmonics/core';
 import { codeOf, expectedGoldenTensors, expectSameTensor, goldenFile, runTransportSuite, sampleTensor } from '@harmonics/conformance';
 
 // The conformance suite, proven first on in-memory pipes.
@@ -46,7 +40,6 @@ runTransportSuite({
   },
   capabilities: { peerLoss: true },
 });
-
 
 describe('StreamProducer', () => {
   it('reads back-to-back records from a Node Readable (framing: records)', async () => {

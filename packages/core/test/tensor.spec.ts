@@ -1,7 +1,6 @@
 import { DTYPES, type DType, dtypeFromCode, dtypeInfo, elementCount, tensor } from '@harmonics/core';
 import { codeOfSync } from '@harmonics/conformance';
 
-
 describe('tensor()', () => {
   const arrays: Record<DType, string> = {
     float32: 'Float32Array',

@@ -58,7 +58,7 @@ export class RecordReader {
       const from = dataStart - this.bufStart;
       bytes.set(this.buf.subarray(from, from + buffered));
     }
-    for (let filled = buffered; filled < h.byteLength; ) {
+    for (let filled = buffered; filled < h.byteLength;) {
       const { bytesRead } = await this.fh.read(bytes, filled, h.byteLength - filled, dataStart + filled);
       if (bytesRead === 0) return PARTIAL;
       filled += bytesRead;

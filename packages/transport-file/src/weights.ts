@@ -37,8 +37,7 @@ function badMagic(bytes: Uint8Array, magic: string, what: string): never {
 
 /** Length of the record starting at `offset`, checked against the input; throws `ERR_TRUNCATED` when cut. */
 function recordEnd(bytes: Uint8Array, offset: number, index: number, what: string): number {
-  const cut = () =>
-    new HarmonicsError('ERR_TRUNCATED', `${what} ends inside record ${index} (at byte ${offset}); the file is cut short`);
+  const cut = () => new HarmonicsError('ERR_TRUNCATED', `${what} ends inside record ${index} (at byte ${offset}); the file is cut short`);
   if (offset + 5 > bytes.length) throw cut();
   const ndim = readU32LE(bytes, offset + 1);
   const lengthAt = offset + 5 + 4 * Math.min(ndim, 33);
@@ -178,10 +177,7 @@ export async function loadWeights(path: string): Promise<Tensor[]> {
 }
 
 /** Write an `HNWT` file (the C++ `save_named_weights`), entries in iteration order. */
-export async function saveNamedWeights(
-  path: string,
-  entries: ReadonlyMap<string, Tensor> | Readonly<Record<string, Tensor>>,
-): Promise<void> {
+export async function saveNamedWeights(path: string, entries: ReadonlyMap<string, Tensor> | Readonly<Record<string, Tensor>>): Promise<void> {
   await writeParts(path, namedWeightsParts(entries));
 }
 

@@ -8,5 +8,4 @@ export function tempDir(): { dir: string; file: (name: string) => string; cleanu
   return { dir, file: (name) => join(dir, name), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-
 export { errorOf } from '@harmonics/conformance';

@@ -2,14 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tensor } from '@harmonics/core';
 import { codeOfSync, expectedGoldenTensors, expectSameTensor, goldenDir, goldenFile } from '@harmonics/conformance';
-import {
-  decodeNamedWeights,
-  decodeWeights,
-  loadNamedWeights,
-  loadWeights,
-  saveNamedWeights,
-  saveWeights,
-} from '@harmonics/transport-file';
+import { decodeNamedWeights, decodeWeights, loadNamedWeights, loadWeights, saveNamedWeights, saveWeights } from '@harmonics/transport-file';
 import { errorOf, tempDir } from './helpers';
 
 const tmp = tempDir();
@@ -92,4 +85,3 @@ describe('weight containers', () => {
     expect([...(await loadNamedWeights(path)).keys()]).toEqual(['only']);
   });
 });
-

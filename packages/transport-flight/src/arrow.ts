@@ -3,15 +3,7 @@
 // field metadata ARROW:extension:name / ARROW:extension:metadata {"shape": …}).
 // apache-arrow encodes and decodes the flatbuffer messages (Schema,
 // RecordBatch); the tensor bytes never pass through it.
-import {
-  type DType,
-  type Tensor,
-  type TypedArray,
-  HarmonicsError,
-  MAX_NDIM,
-  dtypeInfo,
-  elementCount,
-} from '@harmonics/core';
+import { type DType, type Tensor, type TypedArray, HarmonicsError, MAX_NDIM, dtypeInfo, elementCount } from '@harmonics/core';
 import { allocAligned, checkBool } from '@harmonics/internal';
 import {
   type DataType,
@@ -316,12 +308,10 @@ export function receiveLayout(schemaMessage: Uint8Array, column?: string): Tenso
     throw protocol(`column ${JSON.stringify(field.name)} has no valid JSON in ${EXTENSION_METADATA_KEY}`);
   }
   const physicalShape = meta?.shape;
-  if (
-    !Array.isArray(physicalShape) ||
-    physicalShape.length > MAX_NDIM ||
-    !physicalShape.every((d) => Number.isInteger(d) && d >= 0)
-  ) {
-    throw protocol(`column ${JSON.stringify(field.name)}: "shape" must be an array of up to ${MAX_NDIM} non-negative integers, got ${JSON.stringify(meta?.shape)}`);
+  if (!Array.isArray(physicalShape) || physicalShape.length > MAX_NDIM || !physicalShape.every((d) => Number.isInteger(d) && d >= 0)) {
+    throw protocol(
+      `column ${JSON.stringify(field.name)}: "shape" must be an array of up to ${MAX_NDIM} non-negative integers, got ${JSON.stringify(meta?.shape)}`,
+    );
   }
   const listSize = (type as FixedSizeList).listSize;
   if (elementCount(physicalShape) !== listSize) {
@@ -330,7 +320,9 @@ export function receiveLayout(schemaMessage: Uint8Array, column?: string): Tenso
   let permutation: number[] | undefined;
   if (meta.permutation !== undefined) {
     if (!isPermutation(meta.permutation, physicalShape.length)) {
-      throw protocol(`column ${JSON.stringify(field.name)}: "permutation" ${JSON.stringify(meta.permutation)} is not a permutation of its ${physicalShape.length} dims`);
+      throw protocol(
+        `column ${JSON.stringify(field.name)}: "permutation" ${JSON.stringify(meta.permutation)} is not a permutation of its ${physicalShape.length} dims`,
+      );
     }
     if (meta.permutation.some((p, i) => p !== i)) permutation = meta.permutation;
   }
@@ -341,7 +333,10 @@ export function receiveLayout(schemaMessage: Uint8Array, column?: string): Tenso
   if (marker === 'bfloat16' && dtype === 'uint16') dtype = 'bfloat16';
   else if (marker === 'bool' && dtype === 'uint8') dtype = 'bool';
   else if (marker !== undefined) {
-    throw new HarmonicsError('ERR_BAD_DTYPE', `column ${JSON.stringify(field.name)}: ${DTYPE_KEY} ${JSON.stringify(marker)} does not fit its value type ${String(valueType)}`);
+    throw new HarmonicsError(
+      'ERR_BAD_DTYPE',
+      `column ${JSON.stringify(field.name)}: ${DTYPE_KEY} ${JSON.stringify(marker)} does not fit its value type ${String(valueType)}`,
+    );
   }
   if (dtype === undefined) {
     throw new HarmonicsError('ERR_BAD_DTYPE', `column ${JSON.stringify(field.name)} holds ${String(valueType)} values, which no tensor dtype stores`);
@@ -452,7 +447,9 @@ export class BatchDecoder {
       throw protocol('dictionary batches are not supported in a tensor stream');
     }
     if (message.headerType !== MessageHeader.RecordBatch) {
-      throw protocol(`expected a RecordBatch message, got ${MessageHeader[message.headerType] ?? message.headerType} (a second Schema needs a new DoPut)`);
+      throw protocol(
+        `expected a RecordBatch message, got ${MessageHeader[message.headerType] ?? message.headerType} (a second Schema needs a new DoPut)`,
+      );
     }
     const h = message.header() as BatchHeader;
     if (h.compression !== null) {
@@ -467,7 +464,9 @@ export class BatchDecoder {
       throw protocol(`the record batch has ${h.nodes.length} field nodes and ${h.buffers.length} buffers, too few for its schema`);
     }
     if (list.length !== rows || child.length !== rows * layout.listSize) {
-      throw protocol(`the record batch's tensor column has ${list.length} rows of ${child.length} values; expected ${rows} rows of ${layout.listSize}`);
+      throw protocol(
+        `the record batch's tensor column has ${list.length} rows of ${child.length} values; expected ${rows} rows of ${layout.listSize}`,
+      );
     }
     if (list.nullCount !== 0 || child.nullCount !== 0) {
       throw protocol('the tensor column has nulls; a tensor stream carries no null tensors or elements');

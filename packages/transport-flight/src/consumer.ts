@@ -4,15 +4,7 @@ import { status as Status } from '@grpc/grpc-js';
 import { type AbortOptions, BaseConsumer, HarmonicsError, type Tensor, tensorBytes } from '@harmonics/core';
 import { Ring, abortError, checkBool, checkTensorData, closedError, noop, tooLargeError } from '@harmonics/internal';
 import { type SendLayout, batchHeader } from './arrow.js';
-import {
-  type ClientSettings,
-  END_ACTION,
-  type FlightClientOptions,
-  WRITER_KEY,
-  checkPositive,
-  checkStream,
-  makeClient,
-} from './client.js';
+import { type ClientSettings, END_ACTION, type FlightClientOptions, WRITER_KEY, checkPositive, checkStream, makeClient } from './client.js';
 import { callError, withErrorCode } from './errors.js';
 import { type DirectStream, directWrites, waitForClientStream, writeMessage } from './direct.js';
 import { LazyFlightData, flightData } from './flight-data.js';
@@ -405,7 +397,6 @@ class NetworkConsumer implements ConsumerImpl {
     });
   }
 }
-
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
   if (a.length !== b.length) return false;

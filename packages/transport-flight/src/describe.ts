@@ -102,10 +102,18 @@ export class FlightClient {
   private async unary(method: MethodName, request: Buffer): Promise<Buffer> {
     const md = await this.s.metadata();
     return new Promise((resolve, reject) => {
-      this.s.client.makeUnaryRequest<Buffer, Buffer>(methodPath(method), identity, identity, request, md, {}, (err: ServiceError | null, res?: Buffer) => {
-        if (err !== null) reject(callError(err, method, this.s.target, false));
-        else resolve(res!);
-      });
+      this.s.client.makeUnaryRequest<Buffer, Buffer>(
+        methodPath(method),
+        identity,
+        identity,
+        request,
+        md,
+        {},
+        (err: ServiceError | null, res?: Buffer) => {
+          if (err !== null) reject(callError(err, method, this.s.target, false));
+          else resolve(res!);
+        },
+      );
     });
   }
 
@@ -113,7 +121,14 @@ export class FlightClient {
     const md = await this.s.metadata();
     return new Promise((resolve, reject) => {
       const out: Buffer[] = [];
-      const call: ClientReadableStream<Buffer> = this.s.client.makeServerStreamRequest<Buffer, Buffer>(methodPath(method), identity, identity, request, md, {});
+      const call: ClientReadableStream<Buffer> = this.s.client.makeServerStreamRequest<Buffer, Buffer>(
+        methodPath(method),
+        identity,
+        identity,
+        request,
+        md,
+        {},
+      );
       call.on('data', (b: Buffer) => out.push(b));
       call.on('error', (err: ServiceError) => reject(callError(err, method, this.s.target, false)));
       call.on('end', () => resolve(out));

@@ -42,7 +42,11 @@ export function clientStreamOf(call: ClientDuplexStream<Buffer, Buffer>): Direct
 }
 
 /** Wait (up to `ms`) for a client call to have its HTTP/2 stream; undefined when it does not come (then use grpc-js). */
-export async function waitForClientStream(call: ClientDuplexStream<Buffer, Buffer>, ended: () => boolean, ms = 2000): Promise<DirectStream | undefined> {
+export async function waitForClientStream(
+  call: ClientDuplexStream<Buffer, Buffer>,
+  ended: () => boolean,
+  ms = 2000,
+): Promise<DirectStream | undefined> {
   const until = Date.now() + ms;
   for (let i = 0; !ended() && Date.now() < until; i++) {
     const s = clientStreamOf(call);

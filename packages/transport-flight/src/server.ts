@@ -352,10 +352,14 @@ export class TensorFlightServer {
       };
     return {
       Handshake: (call: ServerDuplexStream<Buffer, Buffer>) => this.onHandshake(call, options.handshake),
-      ListFlights: guard('ListFlights', (call: ServerWritableStream<Buffer, Buffer>) => {
-        for (const s of this.streams.values()) call.write(encodeFlightInfo(this.info(s)));
-        call.end();
-      }, refuseStream),
+      ListFlights: guard(
+        'ListFlights',
+        (call: ServerWritableStream<Buffer, Buffer>) => {
+          for (const s of this.streams.values()) call.write(encodeFlightInfo(this.info(s)));
+          call.end();
+        },
+        refuseStream,
+      ),
       GetFlightInfo: unary('GetFlightInfo', async (call) => encodeFlightInfo(this.info(this.described(call.request)))),
       PollFlightInfo: unary('PollFlightInfo', async () => {
         throw status(Status.UNIMPLEMENTED, 'PollFlightInfo is not implemented; use GetFlightInfo');
@@ -370,19 +374,27 @@ export class TensorFlightServer {
       DoPut: guard('DoPut', (call: ServerDuplexStream<Buffer, Buffer>) => this.onDoPut(call), refuseStream),
       DoExchange: (call: ServerDuplexStream<Buffer, Buffer>) =>
         refuseStream(call, Status.UNIMPLEMENTED, 'DoExchange is not implemented; use DoPut and DoGet'),
-      DoAction: guard('DoAction', (call: ServerWritableStream<Buffer, Buffer>) => {
-        try {
-          this.onAction(call.request);
+      DoAction: guard(
+        'DoAction',
+        (call: ServerWritableStream<Buffer, Buffer>) => {
+          try {
+            this.onAction(call.request);
+            call.end();
+          } catch (err) {
+            const st = toStatus(err);
+            refuseStream(call, st.code, st.details);
+          }
+        },
+        refuseStream,
+      ),
+      ListActions: guard(
+        'ListActions',
+        (call: ServerWritableStream<Buffer, Buffer>) => {
+          for (const [type, description] of ACTIONS) call.write(encodeActionType(type, description));
           call.end();
-        } catch (err) {
-          const st = toStatus(err);
-          refuseStream(call, st.code, st.details);
-        }
-      }, refuseStream),
-      ListActions: guard('ListActions', (call: ServerWritableStream<Buffer, Buffer>) => {
-        for (const [type, description] of ACTIONS) call.write(encodeActionType(type, description));
-        call.end();
-      }, refuseStream),
+        },
+        refuseStream,
+      ),
     };
   }
 
@@ -547,9 +559,7 @@ export class TensorFlightServer {
     call.on('data', onData);
     // A client that resets its call (a crash) also ends the request stream;
     // the reset is seen just after, so decide clean or broken a moment later.
-    call.on('end', () =>
-      setImmediate(() => (call.cancelled ? finish(Status.CANCELLED, 'the client reset its call') : finish(Status.OK, 'OK'))),
-    );
+    call.on('end', () => setImmediate(() => (call.cancelled ? finish(Status.CANCELLED, 'the client reset its call') : finish(Status.OK, 'OK'))));
     call.on('error', (err: Error) => finish(Status.CANCELLED, err.message));
     call.on('cancelled', () => finish(Status.CANCELLED, 'cancelled by the client'));
   }

@@ -42,7 +42,11 @@ export const flightTransport: Transport = {
     if (o.listen === true) {
       const server = await listen(target, o);
       const producer = new FlightProducer(server, { stream: o.stream });
-      return new DeferredProducer(async () => producer, () => server.close({ timeoutMs: o.closeTimeoutMs }), target.href);
+      return new DeferredProducer(
+        async () => producer,
+        () => server.close({ timeoutMs: o.closeTimeoutMs }),
+        target.href,
+      );
     }
     return new FlightProducer(target.host!, target.port!, o);
   },

@@ -63,7 +63,11 @@ describe('protobuf codecs', () => {
       ordered: true,
     };
     const back = decodeFlightInfo(encodeFlightInfo(info));
-    const plain = { ...back, schema: Uint8Array.from(back.schema), endpoints: back.endpoints.map((e) => ({ ...e, ticket: Uint8Array.from(e.ticket) })) };
+    const plain = {
+      ...back,
+      schema: Uint8Array.from(back.schema),
+      endpoints: back.endpoints.map((e) => ({ ...e, ticket: Uint8Array.from(e.ticket) })),
+    };
     expect(plain).toEqual(info);
     const action = decodeAction(encodeAction({ type: END_ACTION, body: new Uint8Array(500).fill(1) }));
     expect({ ...action, body: Uint8Array.from(action.body) }).toEqual({ type: END_ACTION, body: new Uint8Array(500).fill(1) });
@@ -72,7 +76,10 @@ describe('protobuf codecs', () => {
 
 describe('tensor ↔ Arrow', () => {
   it('marks bfloat16 and bool, which Arrow has no tensor type for, and reads them back as those dtypes', () => {
-    for (const [dtype, storage] of [['bfloat16', 'Uint16'], ['bool', 'Uint8']] as const) {
+    for (const [dtype, storage] of [
+      ['bfloat16', 'Uint16'],
+      ['bool', 'Uint8'],
+    ] as const) {
       const l = sendLayout(dtype, [2]);
       const schema = Message.decode(l.schemaMessage).header() as Schema;
       expect(schema.fields[0].metadata.get(DTYPE_KEY)).toBe(dtype);
@@ -107,7 +114,10 @@ describe('tensor ↔ Arrow', () => {
   it('a schema without a tensor column, or with a value type no tensor has, is refused with a message that says what it saw', () => {
     const plain = Message.encode(Message.from(new Schema([new Field('x', new Utf8(), true)])));
     expect(() => receiveLayout(plain)).toThrow(/no arrow\.fixed_shape_tensor column \(fields: x: Utf8\)/);
-    const md = new Map([['ARROW:extension:name', 'arrow.fixed_shape_tensor'], ['ARROW:extension:metadata', '{"shape":[2]}']]);
+    const md = new Map([
+      ['ARROW:extension:name', 'arrow.fixed_shape_tensor'],
+      ['ARROW:extension:metadata', '{"shape":[2]}'],
+    ]);
     const strings = Message.encode(Message.from(new Schema([new Field('t', new FixedSizeList(2, new Field('item', new Utf8())), false, md)])));
     expect(() => receiveLayout(strings)).toThrow(expect.objectContaining({ code: 'ERR_BAD_DTYPE' }));
   });
@@ -198,7 +208,10 @@ describe('TensorFlightServer', () => {
     expect(st.code).toBe(status.INVALID_ARGUMENT);
     expect(st.metadata.get(ERROR_CODE_KEY)).toEqual(['ERR_PROTOCOL']);
     expect(st.details).toMatch(/no arrow\.fixed_shape_tensor column/);
-    const md = new Map([['ARROW:extension:name', 'arrow.fixed_shape_tensor'], ['ARROW:extension:metadata', '{"shape":[2]}']]);
+    const md = new Map([
+      ['ARROW:extension:name', 'arrow.fixed_shape_tensor'],
+      ['ARROW:extension:metadata', '{"shape":[2]}'],
+    ]);
     const strings = Message.encode(Message.from(new Schema([new Field('t', new FixedSizeList(2, new Field('item', new Utf8())), false, md)])));
     const st2 = await rawDoPut(server.port!, [flightData({ descriptor: descriptor('s2'), header: strings, body: [], bodyLength: 0 }) as Buffer]);
     expect(st2.metadata.get(ERROR_CODE_KEY)).toEqual(['ERR_BAD_DTYPE']);
@@ -384,7 +397,6 @@ describe('TensorFlightServer', () => {
     await consumer.close().catch(() => undefined);
   });
 });
-
 
 describe('TensorStream', () => {
   it('drops its reference to a tensor once a reader took it (the memory can be freed while the stream lives on)', () => {

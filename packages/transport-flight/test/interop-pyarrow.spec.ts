@@ -64,7 +64,10 @@ it('a pyarrow client authenticates, DoPuts FixedShapeTensorArrays, describes the
     expect(gotI64.length).toBe(3);
     i64().forEach((t, i) => expectSameTensor(gotI64[i], t));
     // Queue them again for pyarrow to DoGet.
-    for (const [name, tensors] of [['back-f32', gotF32], ['back-i64', gotI64]] as const) {
+    for (const [name, tensors] of [
+      ['back-f32', gotF32],
+      ['back-i64', gotI64],
+    ] as const) {
       server.createStream(name);
       for (const t of tensors) await server.putTensor(t, { stream: name });
       server.endStream(name);

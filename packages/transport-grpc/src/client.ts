@@ -18,8 +18,7 @@ export const DEFAULT_FLOW_CONTROL_WINDOW = 16 * 1024 * 1024;
 
 /** Extra metadata for each call, as pairs or from a hook run before every call (for auth tokens that expire). */
 export type MetadataOption =
-  | Record<string, string>
-  | ((method: 'PushTensor' | 'PopTensor') => Record<string, string> | Promise<Record<string, string>>);
+  Record<string, string> | ((method: 'PushTensor' | 'PopTensor') => Record<string, string> | Promise<Record<string, string>>);
 
 /** TLS for clients, as Node's `tls` names it (PEM strings or Buffers). */
 export interface GrpcClientTls {

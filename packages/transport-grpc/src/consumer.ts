@@ -110,7 +110,7 @@ export class GrpcConsumer extends BaseConsumer {
       deadlineFor(this.s.timeoutMs),
       (err) => {
         call.done = true;
-        call.error = err === null ? undefined : (err.metadata ? withErrorCode(err) : err);
+        call.error = err === null ? undefined : err.metadata ? withErrorCode(err) : err;
         finish();
         admit();
         this.wakeRoom();
@@ -225,10 +225,7 @@ export class GrpcConsumer extends BaseConsumer {
       }
       const left = deadline - Date.now();
       if (left <= 0) {
-        throw new HarmonicsError(
-          'ERR_TIMEOUT',
-          `${this.s.target} took no data for ${timeoutMs} ms (timeoutMs); the tensor was not sent`,
-        );
+        throw new HarmonicsError('ERR_TIMEOUT', `${this.s.target} took no data for ${timeoutMs} ms (timeoutMs); the tensor was not sent`);
       }
       await this.waitForRoom(left, signal);
     }

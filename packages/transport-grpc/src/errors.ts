@@ -36,10 +36,7 @@ export function callError(err: unknown, what: string, target: string, establishe
 function mapStatus(code: Status, details: string, established: boolean): [ErrorCode, string] {
   switch (code) {
     case Status.PERMISSION_DENIED:
-      return [
-        'ERR_HANDSHAKE',
-        details === BAD_HANDSHAKE ? ' (the server wants metadata magic: HGRP; is it a Harmonics TensorService?)' : '',
-      ];
+      return ['ERR_HANDSHAKE', details === BAD_HANDSHAKE ? ' (the server wants metadata magic: HGRP; is it a Harmonics TensorService?)' : ''];
     case Status.UNAUTHENTICATED:
       return ['ERR_HANDSHAKE', ' (check the credentials or the metadata hook)'];
     case Status.RESOURCE_EXHAUSTED:

@@ -2,20 +2,11 @@ import type { ClientReadableStream, Metadata, StatusObject } from '@grpc/grpc-js
 import { status as Status } from '@grpc/grpc-js';
 import { type AbortOptions, BaseProducer, HarmonicsError, type Tensor } from '@harmonics/core';
 import { abortError, closedError } from '@harmonics/internal';
-import {
-  type ClientSettings,
-  type GrpcClientOptions,
-  POP_PATH,
-  REOPEN_MIN_INTERVAL_MS,
-  callMetadata,
-  deadlineFor,
-  makeClient,
-} from './client.js';
+import { type ClientSettings, type GrpcClientOptions, POP_PATH, REOPEN_MIN_INTERVAL_MS, callMetadata, deadlineFor, makeClient } from './client.js';
 import { callError, isRetryable, withErrorCode } from './errors.js';
 import { decodeTensorData, encodeEmpty } from './proto.js';
 
 type Item = Tensor | HarmonicsError;
-
 
 /** A call's end: OK, or the error to report (after its buffered tensors). */
 interface CallState {

@@ -141,10 +141,7 @@ export class LazyTensorData {
 }
 
 function protocolError(detail: string): HarmonicsError {
-  return new HarmonicsError(
-    'ERR_PROTOCOL',
-    `malformed TensorData message: ${detail}; is the peer a harmonics.TensorService?`,
-  );
+  return new HarmonicsError('ERR_PROTOCOL', `malformed TensorData message: ${detail}; is the peer a harmonics.TensorService?`);
 }
 
 /** Reads a varint at `o`; returns [value, next offset]; throws on truncation. */

@@ -128,11 +128,7 @@ export class GrpcServer {
       ...options.serverOptions,
     });
     setServerWindow(grpcServer, window);
-    const broker = new Broker(
-      options.capacity ?? 1024,
-      options.maxQueuedBytes ?? 256 * 1024 * 1024,
-      options.endWithLastWriter ?? true,
-    );
+    const broker = new Broker(options.capacity ?? 1024, options.maxQueuedBytes ?? 256 * 1024 * 1024, options.endWithLastWriter ?? true);
     let creds = options.credentials;
     if (creds === undefined && options.tls !== undefined) {
       const { key, cert, ca, requestCert } = options.tls;
@@ -264,20 +260,23 @@ export class GrpcServer {
     call.on('end', () => setImmediate(() => (call.cancelled ? finish(Status.CANCELLED, 'the client reset its call') : finish(Status.OK, 'OK'))));
     call.on('error', (err: Error) => finish(Status.CANCELLED, err.message));
     call.on('cancelled', () => finish(Status.CANCELLED, 'cancelled by the client'));
-    this.admit(call.metadata, 'PushTensor', authorize).then((refusal) => {
-      if (done) return;
-      if (refusal !== null) return finish(refusal.code, refusal.details);
-      admitted = true;
-      broker.attachWriter();
-      call.sendMetadata(new Metadata());
-      if (!broker.full) call.resume();
-      else {
-        cancelRoom = broker.onRoom(() => {
-          cancelRoom = undefined;
-          if (!done) call.resume();
-        });
-      }
-    }, (err: unknown) => finish(Status.INTERNAL, String(err)));
+    this.admit(call.metadata, 'PushTensor', authorize).then(
+      (refusal) => {
+        if (done) return;
+        if (refusal !== null) return finish(refusal.code, refusal.details);
+        admitted = true;
+        broker.attachWriter();
+        call.sendMetadata(new Metadata());
+        if (!broker.full) call.resume();
+        else {
+          cancelRoom = broker.onRoom(() => {
+            cancelRoom = undefined;
+            if (!done) call.resume();
+          });
+        }
+      },
+      (err: unknown) => finish(Status.INTERNAL, String(err)),
+    );
   }
 
   private onPop(call: ServerWritableStream<unknown, Buffer>, authorize: GrpcServerOptions['authorize']): void {
@@ -351,12 +350,15 @@ export class GrpcServer {
       cancelItem?.();
     });
     call.on('error', () => undefined);
-    this.admit(call.metadata, 'PopTensor', authorize).then((refusal) => {
-      if (done) return;
-      if (refusal !== null) return finish(refusal.code, refusal.details);
-      call.sendMetadata(new Metadata());
-      pump();
-    }, (err: unknown) => finish(Status.INTERNAL, String(err)));
+    this.admit(call.metadata, 'PopTensor', authorize).then(
+      (refusal) => {
+        if (done) return;
+        if (refusal !== null) return finish(refusal.code, refusal.details);
+        call.sendMetadata(new Metadata());
+        pump();
+      },
+      (err: unknown) => finish(Status.INTERNAL, String(err)),
+    );
   }
 
   /** Tensors queued now. */

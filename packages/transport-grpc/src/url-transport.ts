@@ -39,7 +39,11 @@ export const grpcTransport: Transport = {
     const o = params(target, options, PRODUCER_PARAMS);
     if (o.listen === true) {
       const server = await listen(target, o);
-      return new DeferredProducer(async () => server.producer(), () => server.close({ timeoutMs: o.closeTimeoutMs }), target.href);
+      return new DeferredProducer(
+        async () => server.producer(),
+        () => server.close({ timeoutMs: o.closeTimeoutMs }),
+        target.href,
+      );
     }
     return new GrpcProducer(target.host!, target.port!, o);
   },
@@ -48,7 +52,11 @@ export const grpcTransport: Transport = {
     const o = params(target, options, CONSUMER_PARAMS);
     if (o.listen === true) {
       const server = await listen(target, o);
-      return new DeferredConsumer(async () => server.consumer(), () => server.close({ timeoutMs: o.closeTimeoutMs }), target.href);
+      return new DeferredConsumer(
+        async () => server.consumer(),
+        () => server.close({ timeoutMs: o.closeTimeoutMs }),
+        target.href,
+      );
     }
     return new GrpcConsumer(target.host!, target.port!, o);
   },

@@ -4,14 +4,7 @@ import { join } from 'node:path';
 import { Client, Metadata, Server, ServerCredentials, credentials, status } from '@grpc/grpc-js';
 import { type Tensor, tensor } from '@harmonics/core';
 import { errorOf, expectSameTensor, expectedGoldenTensors, goldenRecords, sampleTensor } from '@harmonics/conformance';
-import {
-  DEFAULT_FLOW_CONTROL_WINDOW,
-  GrpcConsumer,
-  GrpcProducer,
-  GrpcServer,
-  POP_PATH,
-  PUSH_PATH,
-} from '@harmonics/transport-grpc';
+import { DEFAULT_FLOW_CONTROL_WINDOW, GrpcConsumer, GrpcProducer, GrpcServer, POP_PATH, PUSH_PATH } from '@harmonics/transport-grpc';
 
 const TLS_KEY = readFileSync(join(__dirname, 'fixtures/key.pem'));
 const TLS_CERT = readFileSync(join(__dirname, 'fixtures/cert.pem'));
@@ -118,8 +111,24 @@ describe('wire compatibility', () => {
     const refuse = { code: status.PERMISSION_DENIED, details: 'bad handshake' };
     other.addService(
       {
-        PushTensor: { path: PUSH_PATH, requestStream: true, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity },
-        PopTensor: { path: POP_PATH, requestStream: false, responseStream: true, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity },
+        PushTensor: {
+          path: PUSH_PATH,
+          requestStream: true,
+          responseStream: false,
+          requestSerialize: identity,
+          requestDeserialize: identity,
+          responseSerialize: identity,
+          responseDeserialize: identity,
+        },
+        PopTensor: {
+          path: POP_PATH,
+          requestStream: false,
+          responseStream: true,
+          requestSerialize: identity,
+          requestDeserialize: identity,
+          responseSerialize: identity,
+          responseDeserialize: identity,
+        },
       },
       {
         PushTensor: (_call: unknown, cb: (e: typeof refuse) => void) => cb(refuse),

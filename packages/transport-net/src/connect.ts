@@ -55,7 +55,10 @@ export function startConnect(endpoint: Endpoint, options: ConnectOptions = {}, o
     const onError = (err: Error): void => done(connectError(err, endpoint));
     const onAbort = (): void => done(abortError(signal, `connecting to ${describeEndpoint(endpoint)}`));
     const timer = setTimeout(
-      () => done(new HarmonicsError('ERR_CONNECT', `cannot connect to ${describeEndpoint(endpoint)}: timed out after ${timeoutMs} ms (connectTimeoutMs)`)),
+      () =>
+        done(
+          new HarmonicsError('ERR_CONNECT', `cannot connect to ${describeEndpoint(endpoint)}: timed out after ${timeoutMs} ms (connectTimeoutMs)`),
+        ),
       timeoutMs,
     );
     socket.once(options.tls ? 'secureConnect' : 'connect', onConnect);

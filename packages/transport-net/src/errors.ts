@@ -49,9 +49,7 @@ export function connectError(cause: unknown, e: Endpoint, verb = 'connect to'): 
 export function lostError(cause: unknown, where: string): HarmonicsError {
   if (cause instanceof HarmonicsError) return cause;
   const code = (cause as NodeJS.ErrnoException)?.code;
-  return new HarmonicsError(
-    'ERR_CONNECTION_LOST',
-    `the connection ${where} was lost: ${code ?? (cause as Error)?.message ?? String(cause)}`,
-    { cause },
-  );
+  return new HarmonicsError('ERR_CONNECTION_LOST', `the connection ${where} was lost: ${code ?? (cause as Error)?.message ?? String(cause)}`, {
+    cause,
+  });
 }

@@ -40,7 +40,11 @@ export const netTransport: Transport = {
     if (target.scheme === 'socket') return new SocketProducer(fdOf(target, o), o);
     if (o.listen === true) {
       const server = await listen(target, o);
-      return new DeferredProducer((signal) => server.acceptProducer({ ...o, signal }), () => server.close(), target.href);
+      return new DeferredProducer(
+        (signal) => server.acceptProducer({ ...o, signal }),
+        () => server.close(),
+        target.href,
+      );
     }
     return target.scheme === 'unix' ? new UnixProducer(target.path!, o) : new TcpProducer(target.host!, target.port!, o);
   },
@@ -50,14 +54,20 @@ export const netTransport: Transport = {
     if (target.scheme === 'socket') return new SocketConsumer(fdOf(target, o), o);
     if (o.listen === true) {
       const server = await listen(target, o);
-      return new DeferredConsumer((signal) => server.acceptConsumer({ ...o, signal }), () => server.close(), target.href, o.closeTimeoutMs ?? 5000);
+      return new DeferredConsumer(
+        (signal) => server.acceptConsumer({ ...o, signal }),
+        () => server.close(),
+        target.href,
+        o.closeTimeoutMs ?? 5000,
+      );
     }
     return target.scheme === 'unix' ? new UnixConsumer(target.path!, o) : new TcpConsumer(target.host!, target.port!, o);
   },
 };
 
 function fdOf(target: Target, o: Listen): number {
-  if (o.listen === true) throw new HarmonicsError('ERR_UNSUPPORTED_SCHEME', `${target.href}: a socket:FD target is already connected; ?listen does not apply`);
+  if (o.listen === true)
+    throw new HarmonicsError('ERR_UNSUPPORTED_SCHEME', `${target.href}: a socket:FD target is already connected; ?listen does not apply`);
   return target.fd!;
 }
 

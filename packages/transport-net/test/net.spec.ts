@@ -36,20 +36,24 @@ async function writeInChunks(socket: Socket, bytes: Uint8Array, size: number): P
 }
 
 describe('wire compatibility with the C++ SocketConsumer', () => {
-  it.each([1, 7, 65536])('reads socket-frames.bin sent through a real socket in %i-byte writes', async (size) => {
-    const server = await listen();
-    const accepting = server.acceptProducer();
-    const raw = await rawClient(server.port!);
-    raw.setNoDelay(true);
-    const producer = await accepting;
-    const bytes = goldenFile('socket-frames.bin');
-    const writing = writeInChunks(raw, bytes, size).then(() => raw.end());
-    const got: Tensor[] = [];
-    for await (const t of producer) got.push(t);
-    await writing;
-    expect(got).toHaveLength(3);
-    [0, 5, 9].forEach((k, i) => expectSameTensor(got[i], golden[k]));
-  }, 120_000);
+  it.each([1, 7, 65536])(
+    'reads socket-frames.bin sent through a real socket in %i-byte writes',
+    async (size) => {
+      const server = await listen();
+      const accepting = server.acceptProducer();
+      const raw = await rawClient(server.port!);
+      raw.setNoDelay(true);
+      const producer = await accepting;
+      const bytes = goldenFile('socket-frames.bin');
+      const writing = writeInChunks(raw, bytes, size).then(() => raw.end());
+      const got: Tensor[] = [];
+      for await (const t of producer) got.push(t);
+      await writing;
+      expect(got).toHaveLength(3);
+      [0, 5, 9].forEach((k, i) => expectSameTensor(got[i], golden[k]));
+    },
+    120_000,
+  );
 
   it('a SocketConsumer writes exactly the bytes of socket-frames.bin', async () => {
     const received: Buffer[] = [];

@@ -24,7 +24,12 @@ export function browserSocketAdapter(ws: WebSocket, where: string = ws.url): Soc
       resolve();
     });
     ws.addEventListener('close', () =>
-      reject(new HarmonicsError('ERR_CONNECT', `cannot connect to ${where}: the WebSocket closed before it opened (the browser gives no reason; check the address and the server's origin policy)`)),
+      reject(
+        new HarmonicsError(
+          'ERR_CONNECT',
+          `cannot connect to ${where}: the WebSocket closed before it opened (the browser gives no reason; check the address and the server's origin policy)`,
+        ),
+      ),
     );
   });
   opened.catch(() => undefined);

@@ -14,15 +14,7 @@ import {
   encodeTensorParts,
   encodedByteLength,
 } from '@harmonics/core';
-import {
-  Ring,
-  abortError,
-  closedError,
-  decodeTensorInPlace,
-  parseRecordHeader,
-  tensorFromRecordData,
-  tooLargeError,
-} from '@harmonics/internal';
+import { Ring, abortError, closedError, decodeTensorInPlace, parseRecordHeader, tensorFromRecordData, tooLargeError } from '@harmonics/internal';
 
 /** Close codes of RFC 6455 that we send or read. */
 export const CLOSE_NORMAL = 1000;
@@ -256,7 +248,9 @@ export class WebSocketChannelProducer extends BaseProducer {
       this.fail(
         e.code === 'ERR_TOO_LARGE'
           ? e
-          : new HarmonicsError('ERR_PROTOCOL', `${this.adapter.where} sent a binary message that is not one valid record: ${e.message}`, { cause: err }),
+          : new HarmonicsError('ERR_PROTOCOL', `${this.adapter.where} sent a binary message that is not one valid record: ${e.message}`, {
+              cause: err,
+            }),
         code,
       );
       return;

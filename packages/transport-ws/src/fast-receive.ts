@@ -80,7 +80,11 @@ export function receiveFast(ws: WebSocket, deliver: (payload: Uint8Array) => voi
   const limit = receiver._maxPayload > 0 ? Math.min(FAST_MAX_PAYLOAD, receiver._maxPayload) : FAST_MAX_PAYLOAD;
   // `ws` parses everything from the first byte it holds, until it is idle between messages again.
   const wsIdle = (): boolean =>
-    receiver._state === GET_INFO && receiver._fragmented === 0 && !receiver._errored && receiver._opcode !== OPCODE_CLOSE && receiver._bufferedBytes === 0;
+    receiver._state === GET_INFO &&
+    receiver._fragmented === 0 &&
+    !receiver._errored &&
+    receiver._opcode !== OPCODE_CLOSE &&
+    receiver._bufferedBytes === 0;
   let wsOwns = !wsIdle();
   /** An incomplete frame from earlier chunks: its first `held` bytes (a header of up to 8, or the whole frame). */
   let partial: Buffer | undefined;
@@ -93,7 +97,7 @@ export function receiveFast(ws: WebSocket, deliver: (payload: Uint8Array) => voi
     if (end - at < 2) return 0;
     const b0 = b[at]!;
     const b1 = b[at + 1]!;
-    if ((b1 & 0x80) !== 0 !== masked) return -1; // a mask where none belongs, or none where one must be: `ws` reports it
+    if (((b1 & 0x80) !== 0) !== masked) return -1; // a mask where none belongs, or none where one must be: `ws` reports it
     const len = b1 & 0x7f;
     if (b0 === FIN_BINARY) {
       if (len < 126) return len <= limit ? 2 + maskBytes + len : -1;

@@ -38,13 +38,20 @@ interface WsInternals {
 }
 
 function isTlsFailure(code: string | undefined): boolean {
-  return code !== undefined && (code.includes('CERT') || code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+  return (
+    code !== undefined &&
+    (code.includes('CERT') || code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE')
+  );
 }
 
 /** The error of a connection that never opened: refused upgrade or TLS is ERR_HANDSHAKE, else ERR_CONNECT. */
 function openError(err: Error & { code?: string }, where: string): HarmonicsError {
   if (/Unexpected server response/.test(err.message)) {
-    return new HarmonicsError('ERR_HANDSHAKE', `${where} refused the WebSocket upgrade (${err.message}); check the path and the server's verifyClient`, { cause: err });
+    return new HarmonicsError(
+      'ERR_HANDSHAKE',
+      `${where} refused the WebSocket upgrade (${err.message}); check the path and the server's verifyClient`,
+      { cause: err },
+    );
   }
   if (isTlsFailure(err.code)) {
     return new HarmonicsError('ERR_HANDSHAKE', `TLS handshake with ${where} failed: ${err.code}`, { cause: err });
@@ -160,14 +167,22 @@ export function nodeSocketAdapter(ws: WebSocket, where: string): SocketAdapter {
     let error: HarmonicsError | undefined;
     if (!wasOpen) error = openError(lastError ?? new Error('closed before opening'), where);
     else if (lastError?.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' || lastError?.code === 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH') {
-      error = new HarmonicsError('ERR_TOO_LARGE', `${where} sent a message over maxMessageBytes; raise it with { maxMessageBytes } on both sides`, { cause: lastError });
-    } else if (lastError?.code?.startsWith('WS_ERR_') === true) {
-      // ws found a frame that breaks RFC 6455 (a bad opcode, mask or RSV bit, invalid UTF-8) and closed with 1002 or 1007.
-      error = new HarmonicsError('ERR_PROTOCOL', `${where} broke the WebSocket protocol (${lastError.code}: ${lastError.message}); the connection was closed`, {
+      error = new HarmonicsError('ERR_TOO_LARGE', `${where} sent a message over maxMessageBytes; raise it with { maxMessageBytes } on both sides`, {
         cause: lastError,
       });
+    } else if (lastError?.code?.startsWith('WS_ERR_') === true) {
+      // ws found a frame that breaks RFC 6455 (a bad opcode, mask or RSV bit, invalid UTF-8) and closed with 1002 or 1007.
+      error = new HarmonicsError(
+        'ERR_PROTOCOL',
+        `${where} broke the WebSocket protocol (${lastError.code}: ${lastError.message}); the connection was closed`,
+        {
+          cause: lastError,
+        },
+      );
     } else if (lastError !== undefined && code !== 1000) {
-      error = new HarmonicsError('ERR_CONNECTION_LOST', `the connection to ${where} failed: ${lastError.code ?? lastError.message}`, { cause: lastError });
+      error = new HarmonicsError('ERR_CONNECTION_LOST', `the connection to ${where} failed: ${lastError.code ?? lastError.message}`, {
+        cause: lastError,
+      });
     }
     closedWith = [code, reason.toString('utf8'), error];
     onClose?.(...closedWith);

@@ -60,7 +60,12 @@ export class WebSocketConsumer extends WebSocketChannelConsumer {
   readonly url: string;
   constructor(url: string, options?: WebSocketConsumerOptions & NodeClientOptions);
   constructor(host: string, port: number, path?: string, options?: WebSocketConsumerOptions & NodeClientOptions);
-  constructor(a: string, b?: number | (WebSocketConsumerOptions & NodeClientOptions), c?: string | (WebSocketConsumerOptions & NodeClientOptions), d?: WebSocketConsumerOptions & NodeClientOptions) {
+  constructor(
+    a: string,
+    b?: number | (WebSocketConsumerOptions & NodeClientOptions),
+    c?: string | (WebSocketConsumerOptions & NodeClientOptions),
+    d?: WebSocketConsumerOptions & NodeClientOptions,
+  ) {
     const { port, path, options } = splitArgs(a, b, c, d);
     const url = targetUrl(a, port, path, options.tls !== undefined);
     super(nodeSocketAdapter(open(url, options), url), options);
@@ -77,7 +82,12 @@ async function listenOnce(kind: 'producer' | 'consumer', target: Target, options
   const release = () => server.close();
   return kind === 'producer'
     ? new DeferredProducer((signal) => server.acceptProducer({ ...options, signal }), release, target.href)
-    : new DeferredConsumer((signal) => server.acceptConsumer({ ...options, signal }), release, target.href, (options.closeTimeoutMs as number | undefined) ?? 5000);
+    : new DeferredConsumer(
+        (signal) => server.acceptConsumer({ ...options, signal }),
+        release,
+        target.href,
+        (options.closeTimeoutMs as number | undefined) ?? 5000,
+      );
 }
 
 /** `ws://` / `wss://` targets for `@harmonics/url` (Node: clients, and servers with `?listen`). */

@@ -1,7 +1,12 @@
 import { type Consumer, HarmonicsError, type Producer, type Target, type Transport, type TransportOptions } from '@harmonics/core';
 import { type ParamKind, applyParams } from '@harmonics/internal';
 
-const PRODUCER_PARAMS: Record<string, ParamKind> = { maxMessageBytes: 'integer', closeTimeoutMs: 'number', connectTimeoutMs: 'number', listen: 'flag' };
+const PRODUCER_PARAMS: Record<string, ParamKind> = {
+  maxMessageBytes: 'integer',
+  closeTimeoutMs: 'number',
+  connectTimeoutMs: 'number',
+  listen: 'flag',
+};
 const CONSUMER_PARAMS: Record<string, ParamKind> = { ...PRODUCER_PARAMS, highWaterMark: 'integer' };
 
 /** What a build (Node or browser) plugs into {@link wsTransportFor}. */
@@ -32,7 +37,11 @@ export function wsTransportFor(build: WsBuild): Transport {
       if (build.listen === undefined) {
         throw new HarmonicsError('ERR_UNSUPPORTED_SCHEME', `${target.href}: ?listen needs Node (a browser cannot accept WebSocket connections)`);
       }
-      if (theirs.length > 0) throw new HarmonicsError('ERR_UNSUPPORTED_SCHEME', `${target.href}: unknown parameter for a listening target; ${target.scheme}: targets take ${Object.keys(spec).join(', ')}`);
+      if (theirs.length > 0)
+        throw new HarmonicsError(
+          'ERR_UNSUPPORTED_SCHEME',
+          `${target.href}: unknown parameter for a listening target; ${target.scheme}: targets take ${Object.keys(spec).join(', ')}`,
+        );
       return build.listen(kind, target, o);
     }
     const host = target.host!.includes(':') ? `[${target.host}]` : target.host!;

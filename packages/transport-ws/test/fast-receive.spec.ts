@@ -17,7 +17,11 @@ const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 function frame(opcode: number, payload: Uint8Array, fin = true, mask?: number[], long16 = false): Buffer {
   const n = payload.length;
   const head =
-    n < 126 && !long16 ? [n] : n <= 0xffff ? [126, n >> 8, n & 0xff] : [127, 0, 0, 0, 0, (n >>> 24) & 0xff, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
+    n < 126 && !long16
+      ? [n]
+      : n <= 0xffff
+        ? [126, n >> 8, n & 0xff]
+        : [127, 0, 0, 0, 0, (n >>> 24) & 0xff, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
   if (mask) head[0]! |= 0x80;
   const body = Buffer.from(payload);
   if (mask) for (let i = 0; i < n; i++) body[i]! ^= mask[i % 4]!;
@@ -287,7 +291,7 @@ describe('client receive lane', () => {
     }
   });
 
-  it('frames that break RFC 6455 (a masked frame from the server, an unknown opcode) are ws\'s to refuse: ERR_PROTOCOL after the tensors before them', async () => {
+  it("frames that break RFC 6455 (a masked frame from the server, an unknown opcode) are ws's to refuse: ERR_PROTOCOL after the tensors before them", async () => {
     for (const breaking of [frame(0x2, Buffer.from([1, 2, 3]), true, [1, 2, 3, 4]), frame(0x3, Buffer.from([1]))]) {
       const server = await handServer();
       const producer = new WebSocketProducer('127.0.0.1', server.port);
@@ -334,7 +338,12 @@ describe('server receive lane (masked frames)', () => {
     try {
       const want = smallTensors(300);
       want.splice(50, 0, tensor('float32', [256]), tensor('int64', [90]));
-      const masks = [[0, 0, 0, 0], [0xff, 0xff, 0xff, 0xff], [1, 2, 3, 4], [0x9e, 0x37, 0x79, 0xb9]];
+      const masks = [
+        [0, 0, 0, 0],
+        [0xff, 0xff, 0xff, 0xff],
+        [1, 2, 3, 4],
+        [0x9e, 0x37, 0x79, 0xb9],
+      ];
       const before = { ...fastReceived };
       const stream = Buffer.concat(want.map((t, i) => binary(t, masks[i % masks.length])));
       const reading = readAll(producer, want.length);
@@ -350,7 +359,7 @@ describe('server receive lane (masked frames)', () => {
     }
   });
 
-  it('a masked ping between messages gets a pong; the client\'s close frame ends the stream cleanly and is answered', async () => {
+  it("a masked ping between messages gets a pong; the client's close frame ends the stream cleanly and is answered", async () => {
     const server = await WebSocketServer.listen();
     const client = await handClient(server.port);
     const producer = await server.acceptProducer();

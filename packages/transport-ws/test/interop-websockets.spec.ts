@@ -14,11 +14,23 @@ const PEER = join(__dirname, 'fixtures/websockets_peer.py');
 /** What websockets_peer.py sends, built here independently. */
 function samples(): Tensor[] {
   return [
-    tensor('float32', [2, 3], new Float32Array(6).map((_, i) => i * 0.5 - 1)),
+    tensor(
+      'float32',
+      [2, 3],
+      new Float32Array(6).map((_, i) => i * 0.5 - 1),
+    ),
     tensor('int64', [4], new BigInt64Array([-(2n ** 40n), 0n, 2n ** 53n + 1n, -1n])),
     tensor('float64', [], new Float64Array([Math.PI])),
-    tensor('float32', [1 << 20], new Float32Array(1 << 20).map((_, i) => i * 0.25)),
-    tensor('int16', [64, 64], new Int16Array(4096).map((_, i) => i)),
+    tensor(
+      'float32',
+      [1 << 20],
+      new Float32Array(1 << 20).map((_, i) => i * 0.25),
+    ),
+    tensor(
+      'int16',
+      [64, 64],
+      new Int16Array(4096).map((_, i) => i),
+    ),
   ];
 }
 

@@ -127,7 +127,7 @@ describe('large tensors: header and data frames', () => {
     }
   });
 
-  it('arrive in the data frame\'s own memory (no copy), and the sender may reuse the tensor once push() resolves', async () => {
+  it("arrive in the data frame's own memory (no copy), and the sender may reuse the tensor once push() resolves", async () => {
     const server = await WebSocketServer.listen();
     try {
       const consumer = new WebSocketConsumer('127.0.0.1', server.port);
@@ -168,7 +168,12 @@ describe('large tensors: header and data frames', () => {
       const pushes: Promise<void>[] = [];
       for (let i = 0; i < 300; i++) {
         // 1 KiB, 100 KiB (two frames), a 0-d tensor, and a 70 KB one just over our own framing limit.
-        const t = [sampleTensor('float32', [256], i), sampleTensor('uint8', [100 * 1024], i), tensor('int64', [], [BigInt(i)]), sampleTensor('int8', [70_000], i)][i % 4]!;
+        const t = [
+          sampleTensor('float32', [256], i),
+          sampleTensor('uint8', [100 * 1024], i),
+          tensor('int64', [], [BigInt(i)]),
+          sampleTensor('int8', [70_000], i),
+        ][i % 4]!;
         sent.push(encodeTensor(t));
         pushes.push(consumer.push(t)); // not awaited: many in one tick
         if (i % 50 === 0) raw.ping();

@@ -41,7 +41,10 @@ export async function make<K extends 'producer' | 'consumer'>(
   loaders: LoaderTable,
 ): Promise<K extends 'producer' ? Producer : Consumer> {
   const { transports = [], ...rest } = options;
-  const target = parseTarget(href, transports.flatMap((t) => t.schemes));
+  const target = parseTarget(
+    href,
+    transports.flatMap((t) => t.schemes),
+  );
   const transport = transports.find((t) => t.schemes.includes(target.scheme)) ?? (await loadTransport(target, loaders));
   const built = await transport[kind](target, rest);
   return built as K extends 'producer' ? Producer : Consumer;

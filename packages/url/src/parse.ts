@@ -38,7 +38,10 @@ export function parseTarget(href: string, extraSchemes: readonly string[] = []):
   const shape: Shape | undefined = SHAPES[scheme] ?? (extraSchemes.includes(scheme) ? 'host-port' : undefined);
   if (shape === undefined) {
     const known = [...KNOWN_SCHEMES, ...extraSchemes.filter((s) => !KNOWN_SCHEMES.includes(s))];
-    throw fail(href, `${m ? `unknown scheme "${scheme}:"` : 'no scheme'}; expected one of ${known.map((s) => `${s}:`).join(' ')} (e.g. tcp:127.0.0.1:9000 or file:out.bin)`);
+    throw fail(
+      href,
+      `${m ? `unknown scheme "${scheme}:"` : 'no scheme'}; expected one of ${known.map((s) => `${s}:`).join(' ')} (e.g. tcp:127.0.0.1:9000 or file:out.bin)`,
+    );
   }
   let rest = href.slice(m![0].length);
   const slashes = rest.startsWith('//');
@@ -53,7 +56,8 @@ export function parseTarget(href: string, extraSchemes: readonly string[] = []):
 
   if (shape === 'path') return { href, scheme, path: parsePath(href, scheme, rest, slashes), params };
   if (shape === 'fd') {
-    if (!/^\d+$/.test(rest) || !Number.isSafeInteger(Number(rest))) throw fail(href, `expected ${scheme}:FD with FD a file descriptor number, e.g. ${scheme}:3`);
+    if (!/^\d+$/.test(rest) || !Number.isSafeInteger(Number(rest)))
+      throw fail(href, `expected ${scheme}:FD with FD a file descriptor number, e.g. ${scheme}:3`);
     return { href, scheme, fd: Number(rest), params };
   }
 

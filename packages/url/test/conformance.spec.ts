@@ -8,7 +8,10 @@ import { makeConsumer, makeProducer } from '@harmonics/url';
 // listens (`?listen`, port 0), the other connects. Limits go in the query.
 const limit = (maxMessageBytes: number | undefined, sep: '?' | '&') => (maxMessageBytes ? `${sep}maxMessageBytes=${maxMessageBytes}` : '');
 
-async function pairOf(listener: (onListening: (a: { port?: number }) => void) => Promise<Producer | Consumer>, client: (port: number) => Promise<Producer | Consumer>): Promise<TransportPair> {
+async function pairOf(
+  listener: (onListening: (a: { port?: number }) => void) => Promise<Producer | Consumer>,
+  client: (port: number) => Promise<Producer | Consumer>,
+): Promise<TransportPair> {
   let port = 0;
   const a = await listener((addr) => (port = addr.port ?? 0));
   const b = await client(port);

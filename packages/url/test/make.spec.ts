@@ -60,7 +60,10 @@ describe('file:', () => {
   it('?append, ?loop, and ?follow with a ?stream writer', async () => {
     const path = join(dir, 'params.bin');
     const [a, b] = [tensor('int32', [1], [1]), tensor('int32', [1], [2])];
-    for (const [target, t] of [[`file:${path}`, a], [`file:${path}?append`, b]] as const) {
+    for (const [target, t] of [
+      [`file:${path}`, a],
+      [`file:${path}?append`, b],
+    ] as const) {
       const c = await makeConsumer(target);
       await c.push(t);
       await c.close();
@@ -182,7 +185,9 @@ describe('grpc:', () => {
     const c = await makeConsumer(`grpc:127.0.0.1:${port}`);
     expectSameList(await roundTrip(c, made as Producer, expectedGoldenTensors()), expectedGoldenTensors());
 
-    const { made: small, port: port2 } = await listening((onListening) => makeProducer('grpc:127.0.0.1:0?listen&maxMessageBytes=1000', { onListening }));
+    const { made: small, port: port2 } = await listening((onListening) =>
+      makeProducer('grpc:127.0.0.1:0?listen&maxMessageBytes=1000', { onListening }),
+    );
     const big = await makeConsumer(`grpc:127.0.0.1:${port2}`);
     await big.push(tensor('float32', [1000])); // handed to gRPC; the server refuses it
     expect(await codeOf(big.close())).toBe('ERR_TOO_LARGE');
@@ -217,7 +222,9 @@ describe('flight:', () => {
     const c = await makeConsumer(`flight:127.0.0.1:${port}`);
     expectSameList(await roundTrip(c, made as Producer, expectedGoldenTensors()), expectedGoldenTensors());
 
-    const { made: small, port: port2 } = await listening((onListening) => makeProducer('flight:127.0.0.1:0?listen&maxMessageBytes=100000', { onListening }));
+    const { made: small, port: port2 } = await listening((onListening) =>
+      makeProducer('flight:127.0.0.1:0?listen&maxMessageBytes=100000', { onListening }),
+    );
     const big = await makeConsumer(`flight:127.0.0.1:${port2}`);
     await big.push(tensor('float32', [100_000])).catch(() => undefined); // handed to gRPC; the server refuses it
     expect(await codeOf(big.close())).toBe('ERR_TOO_LARGE');

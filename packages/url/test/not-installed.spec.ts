@@ -47,7 +47,10 @@ const CASES: [string, string][] = [
 
 describe.each(['esm', 'cjs'] as const)('without the transport packages (%s)', (format) => {
   it('each scheme fails with ERR_TRANSPORT_NOT_INSTALLED naming the package to install', () => {
-    const results = attempt(format, CASES.map(([t]) => t));
+    const results = attempt(
+      format,
+      CASES.map(([t]) => t),
+    );
     results.forEach((r, i) => {
       const pkg = CASES[i]![1];
       expect({ target: r.target, code: r.code }).toEqual({ target: CASES[i]![0], code: 'ERR_TRANSPORT_NOT_INSTALLED' });
