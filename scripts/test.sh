@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The README's test command: build, type-check, lint, browser-safety and
-# package checks, every package's tests; ends with one line
+# The README's test command: build, type-check, lint and format check, API
+# docs, browser-safety and package checks, every package's tests; ends with one line
 # "N passed, N failed, N skipped".
 #   bash scripts/test.sh          everything, foreign peers included: installs
 #                                 Chromium and a Python venv first if missing
@@ -16,6 +16,10 @@ else
   bash scripts/setup-peers.sh
 fi
 pnpm exec turbo run build typecheck --output-logs=errors-only
+pnpm exec eslint .
+pnpm exec prettier --check --log-level warn .
+pnpm exec typedoc --logLevel Warn # API reference into docs/api; any warning fails
+echo "✓ eslint, prettier and typedoc are clean"
 node scripts/check-browser.mjs
 node scripts/check-packages.mjs
 rm -f packages/*/.jest-results.json examples/*/.jest-results.json

@@ -136,8 +136,10 @@ export interface DecodeOptions {
  * the data. `bytes` may be any view (its `byteOffset` is honoured).
  *
  * @throws HarmonicsError `ERR_TRUNCATED` when `bytes` ends inside the record;
- *   `ERR_PROTOCOL` when bytes follow the record; and the errors of
- *   {@link parseRecordHeader}.
+ *   `ERR_PROTOCOL` when bytes follow the record; `ERR_BAD_DTYPE` for an unknown
+ *   dtype code; `ERR_BAD_SHAPE` for more than 32 dims, a dim product over 2^53 or
+ *   a byteLength that disagrees with the shape; `ERR_TOO_LARGE` over
+ *   `maxMessageBytes`.
  */
 export function decodeTensor(bytes: Uint8Array, options?: DecodeOptions): Tensor {
   const header = parseRecordHeader(bytes, 0, bytes.length, options?.maxMessageBytes);

@@ -151,7 +151,7 @@ export class FrameDecoder {
 
   /**
    * The next complete record as a tensor, or `undefined` when more bytes are needed.
-   * @throws HarmonicsError for malformed input (see {@link parseRecordHeader}); also
+   * @throws HarmonicsError for malformed input (as {@link decodeTensor} does); also
    *   `ERR_TOO_LARGE` for a length prefix over the limit and `ERR_PROTOCOL` for a
    *   prefix that disagrees with its record. After an error the decoder keeps throwing it.
    */

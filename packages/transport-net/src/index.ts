@@ -5,6 +5,7 @@ export type { SocketConsumerOptions, SocketSink } from './socket-consumer.js';
 export { TcpConsumer, TcpProducer, UnixConsumer, UnixProducer } from './clients.js';
 export type { ClientConsumerOptions, ClientProducerOptions } from './clients.js';
 export type { ConnectOptions } from './connect.js';
+export type { Endpoint } from './errors.js';
 export { IncomingConnection, SocketServer } from './socket-server.js';
 export type { SocketServerOptions } from './socket-server.js';
 export { netTransport } from './url-transport.js';
