@@ -4,8 +4,17 @@
 // legacy node10 resolution cannot see `exports` subpaths such as
 // @harmonics/core/internal, which only our own packages use).
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+// Packed by pnpm, as they are published (pnpm turns workspace: ranges into real ones; npm pack refuses them).
+const packs = mkdtempSync(join(tmpdir(), 'harmonics-packs-'));
+process.on('exit', () => rmSync(packs, { recursive: true, force: true }));
+function pack(dir) {
+  const out = execFileSync('pnpm', ['pack', '--pack-destination', packs], { cwd: dir, encoding: 'utf8' });
+  return out.trim().split('\n').at(-1);
+}
 
 let failures = 0;
 for (const dir of readdirSync('packages').sort()) {
@@ -14,9 +23,10 @@ for (const dir of readdirSync('packages').sort()) {
   const pkg = JSON.parse(readFileSync(manifest, 'utf8'));
   if (pkg.private) continue;
   const before = failures;
+  const tarball = pack(join('packages', dir));
   for (const [tool, args] of [
-    ['publint', ['--strict']],
-    ['attw', ['--pack', '.', '--profile', 'node16', '--format', 'ascii']],
+    ['publint', ['--strict', '--pack', 'pnpm']],
+    ['attw', [tarball, '--profile', 'node16', '--format', 'ascii']],
   ]) {
     try {
       execFileSync('pnpm', ['exec', tool, ...args], { cwd: join('packages', dir), stdio: 'pipe' });

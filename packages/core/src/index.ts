@@ -26,7 +26,7 @@ export { pipe } from './pipe.js';
 export type { PipeOptions } from './pipe.js';
 export { StreamProducer } from './stream-producer.js';
 export type { ByteSource, ChunkSource, Framing, StreamProducerOptions } from './stream-producer.js';
-export { StreamConsumer } from './stream-consumer.js';
+export { DEFAULT_STREAM_HIGH_WATER_MARK, StreamConsumer } from './stream-consumer.js';
 export type { ByteSink, StreamConsumerOptions, WritableLike } from './stream-consumer.js';
 export { fromOrt, fromTfjs, toOrt, toTfjs } from './adapters.js';
 export type { OrtTensorLike, TfjsTensorLike } from './adapters.js';

@@ -71,7 +71,17 @@ export interface StreamConsumerOptions {
   batchBytes?: number;
   /** End the sink (`end()` / `close()`) when the consumer closes; default true. */
   endSink?: boolean;
+  /**
+   * Bytes handed to the sink and not yet acknowledged (a socket's write
+   * callback, a `WritableStream` write settling) beyond which `push()` waits;
+   * default {@link DEFAULT_STREAM_HIGH_WATER_MARK} (1 MiB). A reader that stops
+   * reading stops the writer: memory stays below this plus one batch and one record.
+   */
+  highWaterMark?: number;
 }
+
+/** The default high-water mark of a {@link StreamConsumer}: 1 MiB. */
+export const DEFAULT_STREAM_HIGH_WATER_MARK = 1024 * 1024;
 
 type Write = (chunk: Uint8Array) => Promise<void>;
 
@@ -90,9 +100,11 @@ function schedule(fn: () => void): void {
  * Small records (≤ `coalesceBytes`) are copied into a batch that goes out as
  * one write when it fills or on the next turn of the event loop, so thousands
  * of small tensors do not cost thousands of writes; `push()` resolves once the
- * record is in the batch, and waits while the previous batch is still being
- * written (backpressure, at most two batches in memory). Larger records go out
- * on their own and `push()` resolves when the sink acknowledges them.
+ * record is in the batch. Larger records go out on their own and `push()`
+ * resolves when the sink acknowledges them. Backpressure: while more than
+ * `highWaterMark` bytes (default 1 MiB) were handed to the sink and not yet
+ * acknowledged, `push()` waits, so a reader that stops reading stops the
+ * writer instead of growing memory.
  *
  * Errors: `ERR_TOO_LARGE` before anything is written, `ERR_CLOSED` after
  * `close()`, `ERR_CONNECTION_LOST` once the sink fails (sticky). An aborted
@@ -105,6 +117,7 @@ export class StreamConsumer extends BaseConsumer {
   private readonly zeroCopy: boolean;
   private readonly coalesceBytes: number;
   private readonly batchBytes: number;
+  private readonly highWaterMark: number;
   private readonly endSink: boolean;
   private readonly writeChunk: Write;
   private readonly endWriter: () => Promise<void>;
@@ -116,6 +129,9 @@ export class StreamConsumer extends BaseConsumer {
   private flushScheduled = false;
   private slowPending = 0;
   private slowTail: Promise<void> = RESOLVED;
+  /** Bytes handed to the sink whose write has not settled yet. */
+  private unacked = 0;
+  private belowMarkWaiters: (() => void)[] = [];
   private failure: HarmonicsError | undefined;
   private closed = false;
   private closePromise: Promise<void> | undefined;
@@ -128,6 +144,8 @@ export class StreamConsumer extends BaseConsumer {
     this.batchBytes = options.batchBytes ?? 64 * 1024;
     this.coalesceBytes = Math.min(options.coalesceBytes ?? 16 * 1024, this.batchBytes);
     this.endSink = options.endSink ?? true;
+    this.highWaterMark = options.highWaterMark ?? DEFAULT_STREAM_HIGH_WATER_MARK;
+    if (!(this.highWaterMark > 0)) throw new HarmonicsError('ERR_PROTOCOL', `highWaterMark must be a positive number of bytes, got ${options.highWaterMark}`);
     this.batch = new Uint8Array(this.batchBytes);
     if (typeof (sink as WritableStream<Uint8Array>).getWriter === 'function') {
       const writer = (sink as WritableStream<Uint8Array>).getWriter();
@@ -160,7 +178,12 @@ export class StreamConsumer extends BaseConsumer {
       const recordLength = encodedByteLength(t);
       if (recordLength > this.maxMessageBytes) throw tooLargeError('tensor record', recordLength, this.maxMessageBytes);
       framed = recordLength + (this.prefix ? LENGTH_PREFIX_BYTES : 0);
-      if (this.slowPending === 0 && framed <= this.coalesceBytes && this.used + framed <= this.batch.length) {
+      if (
+        this.slowPending === 0 &&
+        framed <= this.coalesceBytes &&
+        this.used + framed <= this.batch.length &&
+        this.unacked < this.highWaterMark
+      ) {
         this.used = encodeTensorInto(t, this.batch, this.used, { lengthPrefix: this.prefix });
         this.scheduleFlush();
         return RESOLVED;
@@ -190,6 +213,11 @@ export class StreamConsumer extends BaseConsumer {
 
   private async pushSlow(t: Tensor, framed: number, signal: AbortSignal | undefined): Promise<void> {
     throwIfAborted(signal, 'push()'); // aborted while queued: nothing written
+    if (this.failure) throw this.failure;
+    // Over the high-water mark: wait until the sink has acknowledged enough (nothing of this record is buffered yet).
+    while (this.unacked >= this.highWaterMark && !this.failure) {
+      await raceSignals(new Promise<void>((resolve) => this.belowMarkWaiters.push(resolve)), signal, 'push()');
+    }
     if (this.failure) throw this.failure;
     const lengthPrefix = this.prefix;
     if (framed <= this.coalesceBytes) {
@@ -240,7 +268,24 @@ export class StreamConsumer extends BaseConsumer {
 
   /** Write a chunk; a failure becomes the sticky `ERR_CONNECTION_LOST`, and the returned promise never rejects. */
   private track(chunk: Uint8Array): Promise<void> {
-    return this.writeChunk(chunk).then(noop, (cause) => this.fail(this.sinkError(cause)));
+    const n = chunk.byteLength;
+    this.unacked += n;
+    return this.writeChunk(chunk).then(
+      () => this.acknowledged(n),
+      (cause) => {
+        this.fail(this.sinkError(cause));
+        this.acknowledged(n);
+      },
+    );
+  }
+
+  private acknowledged(n: number): void {
+    this.unacked -= n;
+    if ((this.unacked < this.highWaterMark || this.failure) && this.belowMarkWaiters.length > 0) {
+      const waiters = this.belowMarkWaiters;
+      this.belowMarkWaiters = [];
+      for (const wake of waiters) wake();
+    }
   }
 
   /**

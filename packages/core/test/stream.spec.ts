@@ -181,6 +181,54 @@ describe('StreamConsumer', () => {
     expect(done).toBe(2);
   });
 
+  it('small records: a sink that stops acknowledging stops push() at the high-water mark, and all arrive in order once it resumes', async () => {
+    // A sink that takes chunks but acknowledges none until released (a peer that stopped reading).
+    const held: { chunk: Buffer; cb: () => void }[] = [];
+    const received: Buffer[] = [];
+    let flowing = false;
+    const sink = new Writable({
+      highWaterMark: 1,
+      write(chunk: Buffer, _e, cb) {
+        received.push(chunk);
+        if (flowing) cb();
+        else held.push({ chunk, cb });
+      },
+    });
+    const hwm = 256 * 1024;
+    const c = new StreamConsumer(sink, { highWaterMark: hwm });
+    const n = 20_000;
+    const make = (i: number) => tensor('int32', [256], new Int32Array(256).fill(i)); // 1 KiB of data each
+    let resolved = 0;
+    const writer = (async () => {
+      for (let i = 0; i < n; i++) {
+        await c.push(make(i));
+        resolved++;
+        // A producer that does work between tensors: the event loop turns, so batches go out a few records at a time.
+        if (i % 8 === 7) await new Promise((r) => setImmediate(r));
+      }
+      await c.close();
+    })();
+    // Let it run until push() stops resolving.
+    let last = -1;
+    while (resolved !== last) {
+      last = resolved;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const record = 4 + 1 + 4 + 4 + 4 + 1024; // length prefix, dtype, ndim, one dim, byteLength, data
+    const handedOver = held.reduce((sum, h) => sum + h.chunk.byteLength, 0);
+    expect(resolved).toBeLessThan(n);
+    expect(resolved * record).toBeLessThanOrEqual(hwm + 2 * 64 * 1024); // the mark plus at most a batch being filled and one in hand
+    expect(handedOver).toBeLessThanOrEqual(hwm + 64 * 1024);
+    // The reader resumes: every tensor arrives, in order, bit for bit.
+    flowing = true;
+    for (const h of held.splice(0)) h.cb();
+    await writer;
+    const back: Tensor[] = [];
+    for await (const t of new StreamProducer(Readable.from([Buffer.concat(received)]))) back.push(t);
+    expect(back.length).toBe(n);
+    back.forEach((t, i) => expect((t.data as Int32Array)[255]).toBe(i));
+  });
+
   it('close() on a sink destroyed underneath it rejects ERR_CONNECTION_LOST instead of hanging', async () => {
     for (const when of ['before', 'during'] as const) {
       const sink = new Writable({

@@ -12,6 +12,12 @@ export interface SocketConsumerOptions {
    * coalesced into 64 KiB writes here, so the kernel need not wait to batch.
    */
   noDelay?: boolean;
+  /**
+   * Bytes handed to the socket and not yet taken by the kernel beyond which
+   * `push()` waits (default 1 MiB): a peer that stops reading stops the writer,
+   * and the process holds at most this plus one 64 KiB batch and one record.
+   */
+  highWaterMark?: number;
 }
 
 /** A connected socket, any Node writable/duplex stream, or a file descriptor number. */
@@ -36,7 +42,7 @@ export class SocketConsumer extends StreamConsumer {
 
   constructor(sink: SocketSink, options: SocketConsumerOptions = {}) {
     const socket = typeof sink === 'number' ? new Socket({ fd: sink, readable: false, writable: true }) : sink;
-    super(socket, { maxMessageBytes: options.maxMessageBytes, zeroCopy: true });
+    super(socket, { maxMessageBytes: options.maxMessageBytes, highWaterMark: options.highWaterMark, zeroCopy: true });
     this.socket = socket;
     if (options.noDelay !== false && typeof (socket as Socket).setNoDelay === 'function') (socket as Socket).setNoDelay(true);
     socket.on('error', (err) => this.fail(this.sinkError(err)));

@@ -8,6 +8,7 @@ import { SocketServer, type SocketServerOptions } from './socket-server.js';
 const PRODUCER_PARAMS: Record<string, ParamKind> = { maxMessageBytes: 'integer', timeoutMs: 'number', connectTimeoutMs: 'number', listen: 'flag' };
 const CONSUMER_PARAMS: Record<string, ParamKind> = {
   maxMessageBytes: 'integer',
+  highWaterMark: 'integer',
   noDelay: 'flag',
   connectTimeoutMs: 'number',
   listen: 'flag',

@@ -290,3 +290,54 @@ describe('SocketProducer/SocketConsumer over any duplex', () => {
     await writing;
   });
 });
+
+describe('backpressure', () => {
+  it('a TCP peer that stops reading stops push() at the high-water mark (socket buffer bounded); all 20,000 arrive in order once it reads', async () => {
+    let peer!: Socket;
+    const accepted = new Promise<void>((resolve) =>
+      createServer((s) => {
+        peer = s;
+        s.pause(); // reads nothing
+        resolve();
+      }).listen(0, '127.0.0.1', function (this: ReturnType<typeof createServer>) {
+        listening(this);
+      }),
+    );
+    let listening!: (s: ReturnType<typeof createServer>) => void;
+    const server = await new Promise<ReturnType<typeof createServer>>((r) => (listening = r));
+    const sock = connect((server.address() as { port: number }).port, '127.0.0.1');
+    await accepted;
+    const hwm = 1024 * 1024;
+    const c = new SocketConsumer(sock); // default highWaterMark: 1 MiB
+    const n = 20_000;
+    let resolved = 0;
+    const writer = (async () => {
+      for (let i = 0; i < n; i++) {
+        await c.push(tensor('int32', [256], new Int32Array(256).fill(i)));
+        resolved++;
+        if (i % 8 === 7) await new Promise((r) => setImmediate(r)); // the event loop turns between tensors
+      }
+      await c.close();
+    })();
+    let last = -1;
+    while (resolved !== last) {
+      last = resolved;
+      await sleep(200);
+    }
+    expect(resolved).toBeLessThan(n);
+    expect(sock.writableLength).toBeLessThanOrEqual(hwm + 64 * 1024); // Node's own buffer: the mark plus one batch
+    // The peer reads again: every tensor arrives, in order.
+    const chunks: Buffer[] = [];
+    peer.on('data', (d: Buffer) => chunks.push(d));
+    const ended = new Promise((r) => peer.on('end', r));
+    peer.resume();
+    await writer;
+    await ended;
+    const all = Buffer.concat(chunks);
+    const record = 4 + 1 + 4 + 4 + 4 + 1024; // length prefix, dtype, ndim, one dim, byteLength, data
+    expect(all.length).toBe(n * record);
+    for (let i = 0; i < n; i++) expect(all.readInt32LE(i * record + record - 4)).toBe(i);
+    peer.destroy();
+    server.close();
+  });
+});
