@@ -145,7 +145,8 @@ export class StreamConsumer extends BaseConsumer {
     this.coalesceBytes = Math.min(options.coalesceBytes ?? 16 * 1024, this.batchBytes);
     this.endSink = options.endSink ?? true;
     this.highWaterMark = options.highWaterMark ?? DEFAULT_STREAM_HIGH_WATER_MARK;
-    if (!(this.highWaterMark > 0)) throw new HarmonicsError('ERR_PROTOCOL', `highWaterMark must be a positive number of bytes, got ${options.highWaterMark}`);
+    if (!(this.highWaterMark > 0))
+      throw new HarmonicsError('ERR_PROTOCOL', `highWaterMark must be a positive number of bytes, got ${options.highWaterMark}`);
     this.batch = new Uint8Array(this.batchBytes);
     if (typeof (sink as WritableStream<Uint8Array>).getWriter === 'function') {
       const writer = (sink as WritableStream<Uint8Array>).getWriter();
@@ -178,12 +179,7 @@ export class StreamConsumer extends BaseConsumer {
       const recordLength = encodedByteLength(t);
       if (recordLength > this.maxMessageBytes) throw tooLargeError('tensor record', recordLength, this.maxMessageBytes);
       framed = recordLength + (this.prefix ? LENGTH_PREFIX_BYTES : 0);
-      if (
-        this.slowPending === 0 &&
-        framed <= this.coalesceBytes &&
-        this.used + framed <= this.batch.length &&
-        this.unacked < this.highWaterMark
-      ) {
+      if (this.slowPending === 0 && framed <= this.coalesceBytes && this.used + framed <= this.batch.length && this.unacked < this.highWaterMark) {
         this.used = encodeTensorInto(t, this.batch, this.used, { lengthPrefix: this.prefix });
         this.scheduleFlush();
         return RESOLVED;
