@@ -493,6 +493,8 @@ export class GrpcServer {
 /** The local Producer view of a {@link GrpcServer}'s queue. */
 export class GrpcServerProducer extends BaseProducer {
   private closed = false;
+  /** Aborted by close(): a pending next() stops waiting and takes nothing from the queue. */
+  private readonly closing = new AbortController();
 
   constructor(private readonly server: GrpcServer) {
     super();
@@ -504,11 +506,35 @@ export class GrpcServerProducer extends BaseProducer {
 
   protected async read(options?: AbortOptions): Promise<Tensor | undefined> {
     if (this.closed) throw closedError('GrpcServer producer');
-    return this.server.pop(options);
+    const callerSignal = options?.signal;
+    if (callerSignal === undefined) return this.popUntilClosed(this.closing.signal);
+    // Stop waiting on the caller's abort or on close(), whichever comes first.
+    const both = new AbortController();
+    const abortBoth = (): void => both.abort(callerSignal.aborted ? callerSignal.reason : undefined);
+    callerSignal.addEventListener('abort', abortBoth, { once: true });
+    this.closing.signal.addEventListener('abort', abortBoth, { once: true });
+    if (callerSignal.aborted || this.closing.signal.aborted) abortBoth();
+    try {
+      return await this.popUntilClosed(both.signal);
+    } finally {
+      callerSignal.removeEventListener('abort', abortBoth);
+      this.closing.signal.removeEventListener('abort', abortBoth);
+    }
   }
 
+  private async popUntilClosed(signal: AbortSignal): Promise<Tensor | undefined> {
+    try {
+      return await this.server.pop({ signal });
+    } catch (err) {
+      if (this.closed) throw closedError('GrpcServer producer');
+      throw err;
+    }
+  }
+
+  /** Ends this view: a pending `next()` rejects `ERR_CLOSED` and takes nothing from the queue. */
   async close(): Promise<void> {
     this.closed = true;
+    this.closing.abort();
   }
 }
 

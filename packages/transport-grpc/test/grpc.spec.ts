@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Metadata, Server, ServerCredentials, credentials, status } from '@grpc/grpc-js';
 import { type Tensor, tensor } from '@harmonics/core';
-import { errorOf, expectSameTensor, expectedGoldenTensors, goldenRecords, sampleTensor } from '@harmonics/conformance';
+import { codeOf, errorOf, expectSameTensor, expectedGoldenTensors, goldenRecords, sampleTensor } from '@harmonics/conformance';
 import { DEFAULT_FLOW_CONTROL_WINDOW, GrpcConsumer, GrpcProducer, GrpcServer, POP_PATH, PUSH_PATH } from '@harmonics/transport-grpc';
 
 const TLS_KEY = readFileSync(join(__dirname, 'fixtures/key.pem'));
@@ -403,6 +403,30 @@ describe('the broker', () => {
       };
       const [a, b] = await Promise.all([drain(remoteOut), drain(localOut), writing]);
       expect([...a, ...b].sort((x, y) => x - y)).toEqual(Array.from({ length: n }, (_, i) => i));
+    } finally {
+      await server.close({ timeoutMs: 0 });
+    }
+  });
+
+  it('closing the local producer rejects its pending next() ERR_CLOSED, and that call takes nothing from the queue', async () => {
+    const server = await GrpcServer.listen();
+    try {
+      const local = server.producer();
+      const pending = local.next();
+      const aborted = server.producer();
+      const pendingAborted = aborted.next({ signal: AbortSignal.timeout(10_000) });
+      await new Promise((r) => setTimeout(r, 20));
+      await local.close();
+      await aborted.close();
+      expect(await codeOf(pending)).toBe('ERR_CLOSED');
+      expect(await codeOf(pendingAborted)).toBe('ERR_CLOSED');
+      expect(await codeOf(local.next())).toBe('ERR_CLOSED');
+      // What arrives afterwards goes to the readers still there, not to the closed one.
+      const writer = server.consumer();
+      await writer.push(tensor('int32', [2], [7, 8]));
+      await writer.close();
+      const t = await server.pop();
+      expect(Array.from(t!.data as Int32Array)).toEqual([7, 8]);
     } finally {
       await server.close({ timeoutMs: 0 });
     }
