@@ -145,6 +145,7 @@ export class ProtoReader {
     const b = this.b;
     if (this.o >= b.length) return undefined;
     const tag = this.readVarint();
+    if (!(tag >= 8)) throw malformed(this.name, `bad field tag ${tag} at byte ${this.o}`); // field numbers start at 1
     const f = this.current;
     f.field = Math.floor(tag / 8);
     f.wireType = tag & 7;
@@ -191,6 +192,8 @@ export class ProtoReader {
   }
 
   private take(n: number): Uint8Array {
+    // A length varint can decode negative (10 bytes, sign-extended): never move the cursor backwards.
+    if (!(n >= 0)) throw malformed(this.name, `negative field length ${n} at byte ${this.o}`);
     if (this.o + n > this.b.length) throw malformed(this.name, `field of ${n} bytes cut short`);
     const v = this.b.subarray(this.o, this.o + n);
     this.o += n;

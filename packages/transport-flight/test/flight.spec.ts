@@ -3,7 +3,7 @@ import { connect as h2connect } from 'node:http2';
 import { join } from 'node:path';
 import { Client, type StatusObject, credentials, status } from '@grpc/grpc-js';
 import { type Tensor, tensor } from '@harmonics/core';
-import { codeOf, expectSameTensor, sampleTensor } from '@harmonics/conformance';
+import { codeOf, codeOfSync, expectSameTensor, sampleTensor } from '@harmonics/conformance';
 import {
   DEFAULT_FLOW_CONTROL_WINDOW,
   DTYPE_KEY,
@@ -71,6 +71,30 @@ describe('protobuf codecs', () => {
     expect(plain).toEqual(info);
     const action = decodeAction(encodeAction({ type: END_ACTION, body: new Uint8Array(500).fill(1) }));
     expect({ ...action, body: Uint8Array.from(action.body) }).toEqual({ type: END_ACTION, body: new Uint8Array(500).fill(1) });
+  });
+});
+
+describe('hostile protobuf', () => {
+  // Field 2 (bytes) with a length varint that decodes to -11: it used to move the parser's cursor back, forever.
+  const negativeLength = Buffer.from('12f5ffffffffffffffff01', 'hex');
+
+  it('a length that decodes negative, or a tag of field 0, is ERR_PROTOCOL at once', () => {
+    expect(codeOfSync(() => decodeAction(negativeLength))).toBe('ERR_PROTOCOL');
+    expect(codeOfSync(() => decodeFlightInfo(negativeLength))).toBe('ERR_PROTOCOL');
+    expect(codeOfSync(() => decodeAction(Buffer.from([0x02, 0x00])))).toBe('ERR_PROTOCOL');
+  });
+
+  it('the 11 bytes end a DoPut with INVALID_ARGUMENT and the server keeps serving', async () => {
+    const server = await TensorFlightServer.listen({ port: 0 });
+    try {
+      const st = await rawDoPut(server.port!, [negativeLength]);
+      expect(st.code).toBe(status.INVALID_ARGUMENT);
+      const client = new FlightClient('127.0.0.1', server.port!);
+      expect(await client.listFlights()).toEqual([]);
+      client.close();
+    } finally {
+      await server.close({ timeoutMs: 0 });
+    }
   });
 });
 
