@@ -25,12 +25,50 @@ export interface WebSocketServerOptions {
   server?: HttpServer | HttpsServer;
   /** Serve `wss://`: key and cert (PEM), as Node's `tls` takes them. Ignored with `server`. */
   tls?: { key: string | Buffer; cert: string | Buffer; ca?: string | Buffer; requestCert?: boolean };
-  /** Decide on each upgrade (origin checks, tokens); false answers HTTP 403. */
+  /**
+   * Which browser pages may connect, by their `Origin` header (browsers do not
+   * apply CORS to WebSockets, so without this any page the user visits could
+   * reach a server on 127.0.0.1). Default: clients that send no `Origin`
+   * (non-browser: Node, Python, the C++ library) and pages whose origin has
+   * the same host name as the `Host` the client asked for (any port). A list
+   * of exact origins (`'https://app.example.com'`, or `'*'` for any) or a
+   * function opens it further; others get HTTP 403.
+   */
+  origins?: readonly string[] | ((origin: string, req: IncomingMessage) => boolean);
+  /** Decide on each upgrade (tokens, more checks) after the `origins` check; false answers HTTP 403. */
   verifyClient?: (info: { origin: string | undefined; secure: boolean; req: IncomingMessage }) => boolean | Promise<boolean>;
   /** Largest message accepted (a larger one closes the connection with 1009). Default 256 MiB. */
   maxMessageBytes?: number;
   /** Connections waiting to be accepted before new ones are refused. Default 128. */
   maxPending?: number;
+}
+
+/** The `origins` check of an upgrade request (see {@link WebSocketServerOptions.origins}). */
+function originCheck(origins: WebSocketServerOptions['origins']): (req: IncomingMessage) => boolean {
+  return (req) => {
+    const origin = req.headers.origin;
+    if (origin === undefined) return true; // not a browser
+    if (typeof origins === 'function') return origins(origin, req) === true;
+    if (origins !== undefined) return origins.includes('*') || origins.includes(origin);
+    return sameHostName(origin, req.headers.host);
+  };
+}
+
+function sameHostName(origin: string, host: string | undefined): boolean {
+  if (host === undefined) return false;
+  let originHost: string;
+  try {
+    originHost = new URL(origin).hostname;
+  } catch {
+    return false; // "null" (sandboxed pages, file://) and garbage
+  }
+  let requested: string;
+  try {
+    requested = new URL(`http://${host}`).hostname;
+  } catch {
+    return false;
+  }
+  return originHost.toLowerCase() === requested.toLowerCase();
 }
 
 /** An accepted WebSocket: make it a Producer (read what the peer sends) or a Consumer (send to it). */
@@ -101,22 +139,22 @@ export class WebSocketServer implements AsyncIterable<IncomingWebSocket> {
       });
     }
     const verify = options.verifyClient;
+    const originAllowed = originCheck(options.origins);
     const wss = new WsServer({
       server: http,
       path: options.path,
       maxPayload,
       perMessageDeflate: false,
-      verifyClient:
-        verify === undefined
-          ? undefined
-          : (info, cb) => {
-              Promise.resolve()
-                .then(() => verify(info))
-                .then(
-                  (ok) => cb(ok === true, 403, 'Forbidden'),
-                  () => cb(false, 403, 'Forbidden'),
-                );
-            },
+      verifyClient: (info, cb) => {
+        if (!originAllowed(info.req)) return cb(false, 403, "Forbidden: this Origin may not connect (see the server's origins option)");
+        if (verify === undefined) return cb(true);
+        Promise.resolve()
+          .then(() => verify(info))
+          .then(
+            (ok) => cb(ok === true, 403, 'Forbidden'),
+            () => cb(false, 403, 'Forbidden'),
+          );
+      },
     });
     return new WebSocketServer(wss, http, ownsHttp, options);
   }

@@ -258,6 +258,51 @@ describe('connections', () => {
     expect(() => new WebSocketProducer('http://127.0.0.1:1/')).toThrow(/ws:\/\/ or wss:\/\//);
   });
 
+  it('Origin: by default no Origin (non-browser) and same-host pages connect, other pages get 403 (ERR_HANDSHAKE); origins opens it', async () => {
+    // What a browser page would send, and whether the upgrade went through.
+    const tryOrigin = (port: number, origin: string | undefined, hostName?: string) =>
+      new Promise<number>((resolve) => {
+        const headers = hostName === undefined ? {} : { host: `${hostName}:${port}` }; // the name the client asked for
+        const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { headers, ...(origin === undefined ? {} : { origin }) });
+        ws.on('open', () => {
+          ws.terminate();
+          resolve(101);
+        });
+        ws.on('unexpected-response', (_req, res) => {
+          ws.terminate();
+          resolve(res.statusCode ?? 0);
+        });
+        ws.on('error', () => undefined);
+      });
+    const byDefault = await WebSocketServer.listen();
+    try {
+      const port = byDefault.port;
+      expect(await tryOrigin(port, undefined)).toBe(101);
+      expect(await tryOrigin(port, 'http://127.0.0.1:5173')).toBe(101); // a page from this host, any port
+      expect(await tryOrigin(port, 'http://localhost:8080', 'localhost')).toBe(101);
+      expect(await tryOrigin(port, 'https://evil.example')).toBe(403); // any other page the user visits
+      expect(await tryOrigin(port, 'null')).toBe(403); // sandboxed frames, file:// pages
+      expect(await tryOrigin(port, 'http://localhost:8080')).toBe(403); // another name than the one asked for
+      const fromPage = new WebSocketProducer(`ws://127.0.0.1:${port}/`, { headers: { origin: 'https://evil.example' } });
+      expect((await errorOf(fromPage.next()))?.code).toBe('ERR_HANDSHAKE');
+    } finally {
+      await byDefault.close({ closeConnections: true });
+    }
+    const listed = await WebSocketServer.listen({ origins: ['https://app.example'] });
+    const byFunction = await WebSocketServer.listen({ origins: (origin) => origin.endsWith('.example') });
+    const any = await WebSocketServer.listen({ origins: ['*'] });
+    try {
+      expect(await tryOrigin(listed.port, 'https://app.example')).toBe(101);
+      expect(await tryOrigin(listed.port, 'https://evil.example')).toBe(403);
+      expect(await tryOrigin(listed.port, undefined)).toBe(101);
+      expect(await tryOrigin(byFunction.port, 'https://evil.example')).toBe(101);
+      expect(await tryOrigin(byFunction.port, 'https://example.org')).toBe(403);
+      expect(await tryOrigin(any.port, 'https://example.org')).toBe(101);
+    } finally {
+      await Promise.all([listed, byFunction, any].map((s) => s.close({ closeConnections: true })));
+    }
+  });
+
   it('wss:// with TLS options; a client that does not trust the certificate gets ERR_HANDSHAKE', async () => {
     const server = await WebSocketServer.listen({ tls: { key: TLS_KEY, cert: TLS_CERT } });
     try {
