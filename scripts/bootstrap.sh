@@ -14,5 +14,10 @@ if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version 2>/dev/null)" != "$P
   export PATH="$ROOT/.tools/node_modules/.bin:$PATH"
 fi
 if [ -z "${HARMONICS_SKIP_INSTALL:-}" ]; then
-  pnpm install --frozen-lockfile --reporter=silent >&2
+  mkdir -p "$ROOT/.tools"
+  if ! pnpm install --frozen-lockfile --reporter=append-only >"$ROOT/.tools/install.log" 2>&1; then
+    echo "bootstrap: pnpm install failed; the end of its output (all of it is in .tools/install.log):" >&2
+    tail -n 20 "$ROOT/.tools/install.log" >&2
+    exit 1
+  fi
 fi
