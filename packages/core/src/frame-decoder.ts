@@ -22,9 +22,17 @@ export interface FrameDecoderOptions {
 }
 
 // Pending chunks of one record kept by reference before the record is copied
-// out; past this many, the record's buffer is allocated and chunks are copied
-// in as they come, so a peer trickling tiny chunks cannot pile up objects.
+// out; past this many they gather in one growing buffer (or, once the record's
+// buffer may be allocated, are copied into it), so a peer trickling tiny
+// chunks cannot pile up objects.
 const MAX_PENDING_CHUNKS = 64;
+
+// A record's buffer is allocated ahead of its bytes only up to this size or
+// up to what the stream has already delivered in earlier records, or else once
+// half of its bytes have arrived: a header alone never costs more than the peer
+// has sent (17 bytes must not make us allocate 200 MiB), while a stream of
+// large tensors still gets each one's buffer at its header (zero-copy receive).
+const EAGER_RECORD_BYTES = 1024 * 1024;
 
 /**
  * Turns arbitrary chunks of a record stream into tensors: a small state
@@ -36,9 +44,10 @@ const MAX_PENDING_CHUNKS = 64;
  * tensor is a view of that buffer, owned by the caller. Records' data up to
  * 4 KiB is placed in shared 64 KiB slabs (like Node's Buffer pool): such a
  * tensor's `data.buffer` holds other tensors too, so copy the data (`slice()`)
- * before transferring its buffer to a worker. The declared size is
- * allocated only once all its bytes have arrived (or many chunks of it have),
- * never on the strength of a header alone.
+ * before transferring its buffer to a worker. A record's declared size is
+ * never allocated on the strength of its header alone: beyond 1 MiB, and
+ * beyond what earlier records of the stream amounted to, only once half of its
+ * bytes have arrived.
  *
  * Chunks are kept by reference until consumed: a source must not reuse a
  * chunk's memory after pushing it (Node streams and WHATWG streams do not).
@@ -59,6 +68,8 @@ export class FrameDecoder {
   private dest: Uint8Array | undefined;
   private destData: Tensor['data'] | undefined;
   private destFilled = 0;
+  /** While a large record trickles in before its buffer may be allocated: the buffer its bytes gather in. */
+  private acc: Uint8Array | undefined;
   private failure: HarmonicsError | undefined;
   private received = 0;
   private readonly scratch = new Uint8Array(LENGTH_PREFIX_BYTES + recordHeaderLength(MAX_NDIM));
@@ -97,19 +108,23 @@ export class FrameDecoder {
    * For zero-copy receive: the memory where the next bytes of the record now
    * being assembled may be written directly (e.g. by the kernel, through
    * Node's socket `onread`), or `undefined`. Offered only for a record of at
-   * least `minBytes` whose header has been parsed and when no queued bytes lie
-   * beyond it; it allocates the record's buffer (the declared size, already
-   * checked against `maxMessageBytes`) and moves queued bytes into it first.
+   * least `minBytes` whose header has been parsed, when no queued bytes lie
+   * beyond it, and (past 1 MiB and past the bytes of the stream's earlier
+   * records) once half of the record has arrived; it
+   * allocates the record's buffer (the declared size, already checked against
+   * `maxMessageBytes`) and moves queued bytes into it first.
    * After writing, call {@link commitDirect} with the count.
    */
   directTarget(minBytes = 64 * 1024): Uint8Array | undefined {
     const h = this.header;
     if (this.failure || h === undefined || h.byteLength < minBytes) return undefined;
     if (this.dest === undefined) {
+      if (!this.mayAllocate(h)) return undefined;
       const { bytes, data } = allocRecordData(h);
       this.dest = bytes;
       this.destData = data;
       this.destFilled = 0;
+      this.acc = undefined; // what it holds is copied into the record now; later chunks are queued as usual
     }
     const n = Math.min(h.byteLength - this.destFilled, this.buffered);
     if (n > 0) {
@@ -145,6 +160,7 @@ export class FrameDecoder {
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
     this.received += chunk.length;
+    if (this.acc !== undefined) return this.appendToAccumulator(chunk);
     this.chunks.push(chunk);
     this.buffered += chunk.length;
   }
@@ -224,12 +240,18 @@ export class FrameDecoder {
   private readData(): Tensor | undefined {
     const h = this.header!;
     if (this.dest === undefined) {
-      const pending = this.chunks.length - this.first;
-      if (this.buffered < h.byteLength && pending <= MAX_PENDING_CHUNKS) return undefined;
+      if (this.buffered < h.byteLength) {
+        if (this.chunks.length - this.first <= MAX_PENDING_CHUNKS) return undefined;
+        if (!this.mayAllocate(h)) {
+          if (this.acc === undefined) this.startAccumulating();
+          return undefined;
+        }
+      }
       const { bytes, data } = allocRecordData(h);
       this.dest = bytes;
       this.destData = data;
       this.destFilled = 0;
+      this.acc = undefined;
     }
     const want = h.byteLength - this.destFilled;
     const n = Math.min(want, this.buffered);
@@ -243,6 +265,46 @@ export class FrameDecoder {
     this.destData = undefined;
     this.destFilled = 0;
     return { dtype: h.dtype.name, shape: h.shape, data } as Tensor;
+  }
+
+  /** Whether the record's buffer may be allocated now: small, no larger than what came before it, or half of it is here. */
+  private mayAllocate(h: RecordHeader): boolean {
+    return h.byteLength <= Math.max(EAGER_RECORD_BYTES, this.recordStart) || this.buffered * 2 >= h.byteLength;
+  }
+
+  /**
+   * Gather the unread chunks into one growing buffer that later chunks are
+   * appended to (capacity doubling: each byte is copied a constant number of
+   * times on average, and memory stays within twice what arrived), until the
+   * record's own buffer may be allocated.
+   */
+  private startAccumulating(): void {
+    const acc = new Uint8Array(Math.max(2 * this.buffered, 64 * 1024));
+    let at = 0;
+    for (let i = this.first, off = this.head; i < this.chunks.length; i++, off = 0) {
+      const c = this.chunks[i];
+      acc.set(off === 0 ? c : c.subarray(off), at);
+      at += c.length - off;
+    }
+    this.chunks.length = 0;
+    this.chunks.push(acc.subarray(0, at));
+    this.first = 0;
+    this.head = 0;
+    this.acc = acc;
+  }
+
+  private appendToAccumulator(chunk: Uint8Array): void {
+    let acc = this.acc!;
+    const used = this.head + this.buffered; // the unread bytes are acc[head, head + buffered)
+    if (used + chunk.length > acc.length) {
+      const grown = new Uint8Array(Math.max(2 * this.buffered, this.buffered + chunk.length, 64 * 1024));
+      grown.set(acc.subarray(this.head, used));
+      acc = this.acc = grown;
+      this.head = 0;
+    }
+    acc.set(chunk, this.head + this.buffered);
+    this.buffered += chunk.length;
+    this.chunks[this.first] = acc.subarray(0, this.head + this.buffered);
   }
 
   /** Contiguous view of up to `n` unread bytes: in place when they sit in one chunk, else copied to scratch. */

@@ -47,6 +47,48 @@ describe('FrameDecoder', () => {
     expect(err?.message).toContain('byte 4');
   });
 
+  it('a declared 200 MiB fed in many tiny chunks, then a burst: memory follows the bytes received, not the header', () => {
+    const d = new FrameDecoder();
+    const n = 200 * 1024 * 1024;
+    const bytes = new Uint8Array(4 + 13);
+    new DataView(bytes.buffer).setUint32(0, 13 + n, true);
+    bytes[4] = 4; // uint8
+    new DataView(bytes.buffer).setUint32(5, 1, true);
+    new DataView(bytes.buffer).setUint32(9, n, true);
+    new DataView(bytes.buffer).setUint32(13, n, true);
+    const before = process.memoryUsage().arrayBuffers;
+    d.push(bytes);
+    for (let i = 0; i < 500; i++) {
+      d.push(Uint8Array.of(i & 0xff)); // past the chunk limit: gathered as they come, not allocated in full
+      expect(d.read()).toBeUndefined();
+    }
+    d.prepare();
+    expect(d.directTarget()).toBeUndefined(); // no direct target before half of it is here
+    d.push(new Uint8Array(4 * 1024 * 1024));
+    expect(d.read()).toBeUndefined();
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 * 1024 * 1024);
+  });
+
+  it('3 MiB records in 1000-byte and 1-byte-then-large chunks (gathered while under half, then copied into place) decode bit for bit', () => {
+    const t = sampleTensor('float32', [768 * 1024], 9);
+    const next = sampleTensor('int32', [5], 1);
+    const rec = encodeTensor(t, { lengthPrefix: true });
+    const both = new Uint8Array([...rec, ...encodeTensor(next, { lengthPrefix: true })]);
+    for (const cut of [(_o: number) => 1000, (o: number) => (o < 10_000 ? 1 : 300_000)]) {
+      const d = new FrameDecoder();
+      const got: Tensor[] = [];
+      for (let o = 0; o < both.length;) {
+        const n = cut(o);
+        d.push(both.slice(o, o + n));
+        o += n;
+        for (let x = d.read(); x !== undefined; x = d.read()) got.push(x);
+      }
+      expect(got.length).toBe(2);
+      expectSameTensor(got[0], t);
+      expectSameTensor(got[1], next);
+    }
+  });
+
   it('refuses a length prefix over maxMessageBytes at once, without allocating', () => {
     const d = new FrameDecoder({ maxMessageBytes: 1024 });
     const prefix = new Uint8Array(4);
@@ -156,6 +198,19 @@ describe('direct reads (zero-copy receive)', () => {
     expect(got!.data.byteOffset % 4).toBe(0);
     expect(d.read()).toBeUndefined();
     d.end();
+  });
+
+  it('a 4 MiB record gets its buffer at its header only once the stream has delivered as much before it', () => {
+    const big = encodeTensor(sampleTensor('uint8', [4 * 1024 * 1024], 5), { lengthPrefix: true });
+    const d = new FrameDecoder();
+    d.push(big.subarray(0, 64 * 1024));
+    d.prepare();
+    expect(d.directTarget()).toBeUndefined(); // the first one: not on the strength of its header
+    d.push(big.subarray(64 * 1024));
+    expect(d.read()).toBeDefined();
+    d.push(big.subarray(0, 64 * 1024)); // the next one, after 4 MiB delivered
+    d.prepare();
+    expect(d.directTarget()?.length).toBe(big.length - 64 * 1024);
   });
 
   it('offers nothing for small records or while queued bytes lie beyond the record', () => {

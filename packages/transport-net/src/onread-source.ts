@@ -2,6 +2,8 @@ import type { Socket } from 'node:net';
 import type { ChunkSource, FrameDecoder } from '@harmonics/core';
 
 const READ_BYTES = 64 * 1024;
+/** A read smaller than this is copied out of the read buffer, which is then reused. */
+const SMALL_READ = 16 * 1024;
 /** Reads the producer has not needed yet before the socket is paused. */
 const HIGH_WATER_READS = 16;
 const DONE: IteratorResult<Uint8Array> = { done: true, value: undefined };
@@ -10,10 +12,14 @@ const PROGRESS: IteratorResult<Uint8Array> = { done: false, value: new Uint8Arra
 /**
  * Reads a client socket through Node's `onread`, choosing the memory each
  * read lands in. Every read goes into the decoder at once (so it always holds
- * all bytes received); while a large record is being received, the kernel
- * writes its data straight into the tensor's own buffer, with no userland
- * copy at all. Otherwise each read gets a fresh 64 KiB buffer, as Node's
- * default does. The producer pulls "progress" signals, one per read.
+ * all bytes received); while a large record is being received (at once when
+ * the stream already delivered as much, else once half of it is here: a
+ * header alone never allocates more than the peer has sent),
+ * the kernel writes its data straight into the tensor's own buffer, with no
+ * userland copy. Otherwise reads land in a 64 KiB buffer that the decoder
+ * keeps, or, for a read under 16 KiB, that is copied out and reused, so memory
+ * stays proportional to the bytes received. The producer pulls "progress"
+ * signals, one per read.
  *
  * Usage: pass `onread` to `net.connect`, then `attach()` the socket and
  * `bind()` the decoder of the producer that pulls from it.
@@ -22,6 +28,8 @@ export class OnreadSource implements ChunkSource {
   private decoder: FrameDecoder | undefined;
   private socket: Socket | undefined;
   private direct: Uint8Array | undefined;
+  /** The 64 KiB read buffer, reused after small reads (a peer trickling bytes must not cost 64 KiB a byte). */
+  private readBuffer: Uint8Array | undefined;
   private signals = 0;
   private ended = false;
   private failure: Error | undefined;
@@ -36,13 +44,18 @@ export class OnreadSource implements ChunkSource {
         d.prepare();
         this.direct = d.directTarget();
       }
-      return this.direct ?? new Uint8Array(READ_BYTES);
+      if (this.direct !== undefined) return this.direct;
+      this.readBuffer ??= new Uint8Array(READ_BYTES);
+      return this.readBuffer;
     },
     callback: (n: number, buf: Uint8Array): boolean => {
       if (buf === this.direct) {
         this.direct = undefined;
         this.decoder!.commitDirect(n);
+      } else if (n < SMALL_READ) {
+        this.decoder!.push(buf.slice(0, n)); // a copy of the few bytes; the buffer is read into again
       } else {
+        this.readBuffer = undefined; // the decoder keeps this one
         this.decoder!.push(buf.subarray(0, n));
       }
       this.signals++;

@@ -146,6 +146,36 @@ describe('faults', () => {
     await closed; // we hung up on the bad peer
   });
 
+  it('a header declaring 200 MiB, then a trickle: the client allocates as bytes arrive, not the declared size', async () => {
+    const declared = 200_000_000;
+    let peer!: Socket;
+    const server = createServer((s) => (peer = s));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const p = new TcpProducer('127.0.0.1', (server.address() as { port: number }).port);
+    await p.connected;
+    while (peer === undefined) await sleep(5);
+    const before = process.memoryUsage().arrayBuffers;
+    const head = Buffer.alloc(17);
+    head.writeUInt32LE(13 + declared, 0); // length prefix
+    head.writeUInt8(0, 4); // float32
+    head.writeUInt32LE(1, 5); // ndim
+    head.writeUInt32LE(declared / 4, 9); // dim
+    head.writeUInt32LE(declared, 13); // byteLength
+    const pending = errorOf(p.next());
+    peer.write(head);
+    // 200 tiny writes (more than the decoder keeps as separate chunks), then a 2 MiB burst.
+    for (let i = 0; i < 200; i++) {
+      peer.write(Buffer.from([i]));
+      await sleep(1);
+    }
+    peer.write(Buffer.alloc(2 * 1024 * 1024));
+    await sleep(200);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 * 1024 * 1024);
+    peer.destroy();
+    expect((await pending)?.code).toBe('ERR_CONNECTION_LOST');
+    server.close();
+  });
+
   it('a push to a dead peer rejects ERR_CONNECTION_LOST, never resolving silently for long', async () => {
     const server = await listen();
     const accepting = server.accept();
