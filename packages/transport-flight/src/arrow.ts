@@ -29,6 +29,7 @@ import {
   Uint8,
 } from 'apache-arrow';
 import { BufferRegion, FieldNode, RecordBatch as BatchHeader } from 'apache-arrow/ipc/metadata/message';
+import { verifyIpcMessage } from './fb-verify.js';
 
 /** The canonical extension name of a tensor column. */
 export const EXTENSION_NAME = 'arrow.fixed_shape_tensor';
@@ -45,6 +46,8 @@ export const DTYPE_KEY = 'harmonics:dtype';
 export const DEFAULT_COLUMN = 'tensor';
 /** IPC encapsulation: 0xFFFFFFFF then the int32 length of the (padded) flatbuffer. */
 const CONTINUATION = 0xffffffff;
+/** Zero-size tensors (a 0 in the shape) in one record batch, at most: they take no body bytes to bound their count. */
+export const MAX_EMPTY_ROWS = 65_536;
 
 const pad8 = (n: number): number => (n + 7) & ~7;
 
@@ -270,6 +273,7 @@ function isPermutation(p: unknown, n: number): p is number[] {
  *   metadata is malformed, `ERR_BAD_DTYPE` for a value type no tensor has.
  */
 export function receiveLayout(schemaMessage: Uint8Array, column?: string): TensorLayout {
+  verifyIpcMessage(schemaMessage, 'the schema message'); // before apache-arrow follows any offset in it
   let message: Message;
   try {
     message = Message.decode(schemaMessage);
@@ -437,6 +441,7 @@ export class BatchDecoder {
   }
 
   private parse(headerBytes: Uint8Array): BatchInfo {
+    verifyIpcMessage(headerBytes, 'a data_header');
     let message: Message;
     try {
       message = Message.decode(headerBytes);
@@ -456,7 +461,12 @@ export class BatchDecoder {
       throw protocol('the record batch is compressed (LZ4/ZSTD); send tensors uncompressed');
     }
     const { layout } = this;
-    const rows = h.length;
+    const rows = Number(h.length);
+    if (!Number.isSafeInteger(rows) || rows < 0) throw protocol(`the record batch claims ${String(h.length)} rows`);
+    // Zero-size tensors take no body bytes, so their count is bounded here rather than by the message size.
+    if (layout.rowBytes === 0 && rows > MAX_EMPTY_ROWS) {
+      throw protocol(`the record batch claims ${rows} empty tensors; at most ${MAX_EMPTY_ROWS} are taken in one batch`);
+    }
     const list = h.nodes[layout.nodeIndex];
     const child = h.nodes[layout.nodeIndex + 1];
     const values = h.buffers[layout.bufferIndex + 2];

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { connect as h2connect } from 'node:http2';
 import { join } from 'node:path';
 import { Client, type StatusObject, credentials, status } from '@grpc/grpc-js';
@@ -92,6 +92,53 @@ describe('hostile protobuf', () => {
       const client = new FlightClient('127.0.0.1', server.port!);
       expect(await client.listFlights()).toEqual([]);
       client.close();
+    } finally {
+      await server.close({ timeoutMs: 0 });
+    }
+  });
+});
+
+describe('hostile DoPuts (testdata/flight-dos: found by fuzzing, each crashed or stalled the server)', () => {
+  const dir = join(__dirname, '../../../testdata/flight-dos');
+  const inputs = readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => ({ name: f, msgs: (JSON.parse(readFileSync(join(dir, f), 'utf8')) as { msgs: string[] }).msgs.map((m) => Buffer.from(m, 'hex')) }));
+
+  it('all 40 end their DoPut with INVALID_ARGUMENT (ERR_PROTOCOL) at once; the heap stays flat and others are served', async () => {
+    expect(inputs.length).toBe(40);
+    const server = await TensorFlightServer.listen({ port: 0 });
+    try {
+      global.gc?.();
+      const before = process.memoryUsage().heapUsed;
+      for (const { name, msgs } of inputs) {
+        const started = Date.now();
+        const st = await rawDoPut(server.port!, msgs);
+        expect([name, st.code, st.metadata.get(ERROR_CODE_KEY)[0]]).toEqual([name, status.INVALID_ARGUMENT, 'ERR_PROTOCOL']);
+        expect([name, Date.now() - started < 5000]).toEqual([name, true]);
+      }
+      expect(process.memoryUsage().heapUsed - before).toBeLessThan(64 * 1024 * 1024);
+      const writer = new FlightConsumer('127.0.0.1', server.port!, { stream: 'legit' });
+      await writer.push(tensor('float32', [2], [1, 2]));
+      await writer.close();
+      const client = new FlightClient('127.0.0.1', server.port!);
+      expect((await client.listFlights()).map((f) => f.path)).toContainEqual(['legit']);
+      client.close();
+    } finally {
+      await server.close({ timeoutMs: 0 });
+    }
+  }, 120_000);
+
+  it('a batch claiming 10,000,000 tensors of shape [0] is refused instead of building them', async () => {
+    const server = await TensorFlightServer.listen({ port: 0 });
+    try {
+      const layout = sendLayout('float32', [0]);
+      const st = await rawDoPut(server.port!, [
+        flightData({ descriptor: descriptor('empty'), header: layout.schemaMessage, body: [], bodyLength: 0 }) as Buffer,
+        flightData({ header: batchHeader(layout, 10_000_000), body: [], bodyLength: 0 }) as Buffer,
+      ]);
+      expect(st.code).toBe(status.INVALID_ARGUMENT);
+      expect(st.details).toMatch(/10000000 empty tensors; at most 65536/);
+      expect(server.listStreams().find((s) => s.name === 'empty')?.size ?? 0).toBe(0);
     } finally {
       await server.close({ timeoutMs: 0 });
     }
