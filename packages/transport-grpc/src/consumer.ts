@@ -264,9 +264,9 @@ export class GrpcConsumer extends BaseConsumer {
     await this.opening;
     const next = this.call as PushCall | undefined;
     const wait = Math.min(1000, (this.s.timeoutMs ?? 4000) / 4);
-    if (next !== undefined) await Promise.race([next.admitted, old.finished, sleep(wait)]);
+    if (next !== undefined) await within(Promise.race([next.admitted, old.finished]), wait);
     old.stream.end();
-    await Promise.race([old.finished, sleep(this.s.timeoutMs ?? 0)]);
+    await within(old.finished, this.s.timeoutMs ?? 0);
   }
 
   /**
@@ -295,7 +295,7 @@ export class GrpcConsumer extends BaseConsumer {
         c.stream.end();
         const timeoutMs = this.s.timeoutMs;
         if (timeoutMs === undefined) await c.finished;
-        else if ((await Promise.race([c.finished.then(() => true), sleep(timeoutMs).then(() => false)])) === false) {
+        else if ((await within(c.finished, timeoutMs)) === TIMED_OUT) {
           c.stream.cancel();
           throw new HarmonicsError(
             'ERR_TIMEOUT',
@@ -311,6 +311,14 @@ export class GrpcConsumer extends BaseConsumer {
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+const TIMED_OUT = Symbol('timed out');
+
+/** `p`'s value, or TIMED_OUT after `ms`; the timer is cleared either way, so none outlives the wait (close() leaves no timer behind). */
+async function within<T>(p: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([p, new Promise<typeof TIMED_OUT>((resolve) => (timer = setTimeout(resolve, ms, TIMED_OUT)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

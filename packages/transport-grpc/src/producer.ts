@@ -36,6 +36,7 @@ export class GrpcProducer extends BaseProducer {
   private closed = false;
   private wake: (() => void) | undefined;
   private openedAt = -Infinity;
+  private reopenTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(host: string, port: number, options: GrpcClientOptions = {}) {
     super();
@@ -65,7 +66,7 @@ export class GrpcProducer extends BaseProducer {
     const ready =
       delay === 0
         ? callMetadata(this.s.metadata, 'PopTensor')
-        : new Promise((r) => setTimeout(r, delay)).then(() => callMetadata(this.s.metadata, 'PopTensor'));
+        : new Promise((r) => (this.reopenTimer = setTimeout(r, delay))).then(() => callMetadata(this.s.metadata, 'PopTensor'));
     ready.then(
       (md: Metadata) => {
         if (this.closed) return;
@@ -188,6 +189,7 @@ export class GrpcProducer extends BaseProducer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.reopenTimer); // a pending reopen never runs (its promise stays pending; nothing waits on it)
     this.call?.stream.cancel();
     this.call = undefined;
     this.s.client.close();

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { connect as h2connect } from 'node:http2';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -334,6 +335,23 @@ describe('connections, deadlines and reconnects', () => {
       await producer.close();
       await server.close({ timeoutMs: 0 });
     }
+  });
+});
+
+describe('close() leaves nothing running', () => {
+  it('clients with timeoutMs and a server, all closed: the process exits at once (it waited out 8 s timers)', async () => {
+    // A real process, as a user's would be: it must exit as soon as everything is closed.
+    const child = spawn(process.execPath, [join(__dirname, 'fixtures/exit-after-close.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    let closedAt = 0;
+    child.stdout.on('data', (d: Buffer) => {
+      out += d;
+      if (closedAt === 0 && out.includes('closed')) closedAt = Date.now();
+    });
+    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    expect(code).toBe(0);
+    expect(out).toMatch(/^closed \[\]/); // no Timeout among the active resources
+    expect(Date.now() - closedAt).toBeLessThan(2000);
   });
 });
 
