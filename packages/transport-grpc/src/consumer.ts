@@ -28,6 +28,8 @@ interface PushCall {
   openedAt: number;
   /** Bytes written and not yet flushed to HTTP/2 on this call. */
   pending: number;
+  /** Tensors written to this call (their push() may have resolved); confirmed only when the call ends OK. */
+  written: number;
   done: boolean;
   error: unknown;
   finished: Promise<void>;
@@ -48,8 +50,10 @@ const identity = (b: Buffer): Buffer => b;
  *
  * With `timeoutMs`, every call has a deadline; the consumer replaces its call
  * before the deadline (waiting for the server to confirm the old one), and a
- * call that breaks is replaced on the next `push()`. Tensors pushed on a call
- * that broke, that the server had not received, are lost (see the README).
+ * call that breaks is replaced on the next `push()`. Nothing is lost
+ * silently: when a call that carried tensors breaks before the server
+ * confirmed it, the next `push()` (which does not send its tensor) or
+ * `close()` rejects `ERR_CONNECTION_LOST`, saying how many may be lost.
  */
 export class GrpcConsumer extends BaseConsumer {
   private readonly s: ClientSettings;
@@ -60,6 +64,8 @@ export class GrpcConsumer extends BaseConsumer {
   private established = false;
   private failure: HarmonicsError | undefined;
   private failureReported = false;
+  /** A call that broke after tensors were written to it: reported once, by the next push() or close(). */
+  private lost: HarmonicsError | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
   private tail: Promise<void> = RESOLVED;
@@ -97,6 +103,7 @@ export class GrpcConsumer extends BaseConsumer {
       stream: undefined as unknown as ClientWritableStream<Buffer>,
       openedAt: Date.now(),
       pending: 0,
+      written: 0,
       done: false,
       error: undefined,
       finished: new Promise<void>((r) => (finish = r)),
@@ -138,6 +145,7 @@ export class GrpcConsumer extends BaseConsumer {
   private write(c: PushCall, msg: Buffer | LazyTensorData): void {
     const len = msg.length;
     c.pending += len;
+    c.written++;
     c.stream.write(msg as Buffer, () => {
       c.pending -= len;
       if (c.pending <= this.highWaterMark) this.wakeRoom();
@@ -194,6 +202,11 @@ export class GrpcConsumer extends BaseConsumer {
         this.failureReported = true;
         throw this.failure;
       }
+      if (this.lost !== undefined) {
+        const lost = this.lost;
+        this.lost = undefined;
+        throw notSent(lost);
+      }
       if (this.opening !== undefined) {
         await this.opening;
         continue;
@@ -211,6 +224,7 @@ export class GrpcConsumer extends BaseConsumer {
         }
         this.call = undefined;
         this.opening = this.open();
+        if (c.error !== undefined && c.written > 0) throw notSent(this.lostOn(c, err)); // an OK end confirmed them all
         if (isRetryable(c.error)) continue;
         throw err;
       }
@@ -266,7 +280,22 @@ export class GrpcConsumer extends BaseConsumer {
     const wait = Math.min(1000, (this.s.timeoutMs ?? 4000) / 4);
     if (next !== undefined) await within(Promise.race([next.admitted, old.finished]), wait);
     old.stream.end();
-    await within(old.finished, this.s.timeoutMs ?? 0);
+    const confirmed = await within(old.finished, this.s.timeoutMs ?? 0);
+    if (old.written > 0 && (confirmed === TIMED_OUT || old.error !== undefined)) {
+      if (confirmed === TIMED_OUT) old.stream.cancel();
+      const why = old.error ?? `the server did not confirm it within ${this.s.timeoutMs} ms`;
+      this.lost ??= this.lostOn(old, callError(why, 'PushTensor', this.s.target, this.established));
+    }
+  }
+
+  /** The report for tensors written to a call that ended without the server's confirmation. */
+  private lostOn(c: PushCall, cause: HarmonicsError): HarmonicsError {
+    return new HarmonicsError(
+      'ERR_CONNECTION_LOST',
+      `the PushTensor call to ${this.s.target} broke before the server confirmed it (${cause.message}): ` +
+        `up to ${c.written} tensor(s) pushed on it may not have arrived; resend them if they matter (the consumer goes on with a new call)`,
+      { cause },
+    );
   }
 
   /**
@@ -290,6 +319,7 @@ export class GrpcConsumer extends BaseConsumer {
         if (!this.failureReported) throw this.failure;
         return;
       }
+      if (this.lost !== undefined) throw this.lost;
       if (c === undefined) return;
       if (!c.done) {
         c.stream.end();
@@ -309,6 +339,11 @@ export class GrpcConsumer extends BaseConsumer {
       this.wakeRoom();
     }
   }
+}
+
+/** The rejection of a push() that found its call broken: this tensor was not sent, and earlier ones may be lost. */
+function notSent(lost: HarmonicsError): HarmonicsError {
+  return new HarmonicsError('ERR_CONNECTION_LOST', `${lost.message}. This tensor was not sent: push it again.`, { cause: lost.cause });
 }
 
 const TIMED_OUT = Symbol('timed out');
