@@ -2,6 +2,7 @@
 // Nothing here imports `ws` or a Node built-in.
 import { HarmonicsError, type Transport } from '@harmonics/core';
 import {
+  DEFAULT_CONNECT_TIMEOUT_MS,
   type SocketAdapter,
   WebSocketChannelConsumer,
   WebSocketChannelProducer,
@@ -14,23 +15,35 @@ import { wsTransportFor } from './url-transport.js';
 export * from './channel.js';
 
 /** Adapter for the WHATWG WebSocket of browsers (and Deno, Bun, Node 22's global). */
-export function browserSocketAdapter(ws: WebSocket, where: string = ws.url): SocketAdapter {
+export function browserSocketAdapter(ws: WebSocket, where: string = ws.url, connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS): SocketAdapter {
   ws.binaryType = 'arraybuffer';
   let wasOpen = ws.readyState === 1;
+  let connectTimer: ReturnType<typeof setTimeout> | undefined;
   const opened = new Promise<void>((resolve, reject) => {
     if (wasOpen) resolve();
+    else {
+      // Browsers put no limit on the opening handshake: a server that accepts and never answers would be waited on forever.
+      connectTimer = setTimeout(() => {
+        reject(
+          new HarmonicsError('ERR_CONNECT', `cannot connect to ${where}: no WebSocket upgrade within ${connectTimeoutMs} ms (connectTimeoutMs)`),
+        );
+        ws.close();
+      }, connectTimeoutMs);
+    }
     ws.addEventListener('open', () => {
+      clearTimeout(connectTimer);
       wasOpen = true;
       resolve();
     });
-    ws.addEventListener('close', () =>
+    ws.addEventListener('close', () => {
+      clearTimeout(connectTimer);
       reject(
         new HarmonicsError(
           'ERR_CONNECT',
           `cannot connect to ${where}: the WebSocket closed before it opened (the browser gives no reason; check the address and the server's origin policy)`,
         ),
-      ),
-    );
+      );
+    });
   });
   opened.catch(() => undefined);
   let drain: (() => void) | undefined;
@@ -76,7 +89,7 @@ export class WebSocketProducer extends WebSocketChannelProducer {
   constructor(a: string, b?: number | WebSocketProducerOptions, c?: string | WebSocketProducerOptions, d?: WebSocketProducerOptions) {
     const { port, path, options } = splitArgs(a, b, c, d);
     const url = targetUrl(a, port, path, globalThis.location?.protocol === 'https:');
-    super(browserSocketAdapter(new WebSocket(url), url), options);
+    super(browserSocketAdapter(new WebSocket(url), url, options.connectTimeoutMs), options);
   }
 }
 
@@ -87,7 +100,7 @@ export class WebSocketConsumer extends WebSocketChannelConsumer {
   constructor(a: string, b?: number | WebSocketConsumerOptions, c?: string | WebSocketConsumerOptions, d?: WebSocketConsumerOptions) {
     const { port, path, options } = splitArgs(a, b, c, d);
     const url = targetUrl(a, port, path, globalThis.location?.protocol === 'https:');
-    super(browserSocketAdapter(new WebSocket(url), url), options);
+    super(browserSocketAdapter(new WebSocket(url), url, options.connectTimeoutMs), options);
   }
 }
 

@@ -70,7 +70,16 @@ export interface WebSocketChannelOptions {
   maxMessageBytes?: number;
   /** How long `close()` waits for the peer's close frame before dropping the connection. Default 5000 ms. */
   closeTimeoutMs?: number;
+  /**
+   * Clients: give up when the connection and the WebSocket upgrade are not
+   * done within this many ms (`ERR_CONNECT`), so a server that accepts the
+   * connection and never answers is not waited on forever. Default 10 000.
+   */
+  connectTimeoutMs?: number;
 }
+
+/** The default {@link WebSocketChannelOptions.connectTimeoutMs}: 10 s. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 /** Options of a consumer. */
 export interface WebSocketConsumerOptions extends WebSocketChannelOptions {

@@ -5,6 +5,7 @@ export {
   CLOSE_NORMAL,
   CLOSE_TOO_BIG,
   CLOSE_UNSUPPORTED_DATA,
+  DEFAULT_CONNECT_TIMEOUT_MS,
   WebSocketChannelConsumer,
   WebSocketChannelProducer,
 } from './channel.js';

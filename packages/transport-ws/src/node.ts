@@ -1,6 +1,7 @@
 import type { ClientRequestArgs } from 'node:http';
 import WebSocket from 'ws';
 import {
+  DEFAULT_CONNECT_TIMEOUT_MS,
   WebSocketChannelConsumer,
   type WebSocketChannelOptions,
   WebSocketChannelProducer,
@@ -20,8 +21,6 @@ export interface NodeClientOptions extends WebSocketChannelOptions {
   tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer; servername?: string; rejectUnauthorized?: boolean };
   /** Extra HTTP headers of the upgrade request (auth tokens). */
   headers?: Record<string, string>;
-  /** Give up connecting after this many ms. Default: the OS's TCP timeout. */
-  connectTimeoutMs?: number;
 }
 
 function open(url: string, options: NodeClientOptions): WebSocket {
@@ -30,7 +29,7 @@ function open(url: string, options: NodeClientOptions): WebSocket {
     maxPayload: options.maxMessageBytes ?? 256 * 1024 * 1024,
     perMessageDeflate: false,
     headers: options.headers,
-    handshakeTimeout: options.connectTimeoutMs,
+    handshakeTimeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, // covers the TCP/TLS connection and the upgrade
     ...tls,
   };
   return new WebSocket(url, init);

@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeTensor, encodeTensor, tensor } from '@harmonics/core';
@@ -300,6 +301,26 @@ describe('connections', () => {
       expect(await tryOrigin(any.port, 'https://example.org')).toBe(101);
     } finally {
       await Promise.all([listed, byFunction, any].map((s) => s.close({ closeConnections: true })));
+    }
+  });
+
+  it('a server that accepts the connection and never answers: clients reject ERR_CONNECT within connectTimeoutMs (default 10 s)', async () => {
+    const sockets: import('node:net').Socket[] = [];
+    const hole = createNetServer((s) => sockets.push(s)); // accepts, says nothing
+    await new Promise<void>((r) => hole.listen(0, '127.0.0.1', r));
+    const port = (hole.address() as { port: number }).port;
+    try {
+      const started = Date.now();
+      const p = new WebSocketProducer(`ws://127.0.0.1:${port}/`); // the default: 10 s
+      const c = new WebSocketConsumer(`ws://127.0.0.1:${port}/`, { connectTimeoutMs: 300 });
+      const ce = await errorOf(c.push(tensor('int32', [1], [1])));
+      expect([ce?.code, Date.now() - started < 5000]).toEqual(['ERR_CONNECT', true]);
+      const pe = await errorOf(p.next());
+      expect([pe?.code, Date.now() - started < 20_000]).toEqual(['ERR_CONNECT', true]);
+      await Promise.all([p.close(), c.close().catch(() => undefined)]);
+    } finally {
+      for (const s of sockets) s.destroy();
+      hole.close();
     }
   });
 
