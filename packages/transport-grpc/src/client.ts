@@ -1,5 +1,5 @@
 // What both clients share: options, the channel, the per-call metadata.
-import { Client, type ChannelCredentials, type ChannelOptions, Metadata, credentials as grpcCredentials } from '@grpc/grpc-js';
+import { Client, type ChannelCredentials, type ChannelOptions, Metadata, connectivityState, credentials as grpcCredentials } from '@grpc/grpc-js';
 import { DEFAULT_MAX_MESSAGE_BYTES, HarmonicsError } from '@harmonics/core';
 import { TENSOR_DATA_OVERHEAD } from './proto.js';
 
@@ -43,6 +43,13 @@ export interface GrpcClientOptions {
    * broken call rejects `ERR_CONNECTION_LOST`.
    */
   timeoutMs?: number;
+  /**
+   * Without `timeoutMs`: give up with `ERR_CONNECT` when the channel is not
+   * ready (TCP, TLS and the HTTP/2 handshake) within this many ms, so a server
+   * that accepts the connection and never answers is not waited on forever.
+   * Default 10 000. (With `timeoutMs`, each call's deadline covers it.)
+   */
+  connectTimeoutMs?: number;
   /** TLS; shorthand for `credentials`. */
   tls?: GrpcClientTls;
   /** gRPC channel credentials; default insecure (unless `tls` is given). */
@@ -60,6 +67,7 @@ export interface ClientSettings {
   target: string;
   maxMessageSize: number;
   timeoutMs: number | undefined;
+  connectTimeoutMs: number;
   metadata: MetadataOption | undefined;
 }
 
@@ -80,6 +88,7 @@ export function makeClient(host: string, port: number, options: GrpcClientOption
   }
   checkPositive('maxMessageSize', options.maxMessageSize);
   checkPositive('timeoutMs', options.timeoutMs);
+  checkPositive('connectTimeoutMs', options.connectTimeoutMs);
   const maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_BYTES;
   const target = formatTarget(host, port);
   const window = options.flowControlWindow ?? DEFAULT_FLOW_CONTROL_WINDOW;
@@ -104,7 +113,38 @@ export function makeClient(host: string, port: number, options: GrpcClientOption
     }
   }
   const client = new Client(target, creds ?? grpcCredentials.createInsecure(), channelOptions);
-  return { client, target, maxMessageSize, timeoutMs: options.timeoutMs, metadata: options.metadata };
+  return {
+    client,
+    target,
+    maxMessageSize,
+    timeoutMs: options.timeoutMs,
+    connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    metadata: options.metadata,
+  };
+}
+
+/** The default {@link GrpcClientOptions.connectTimeoutMs}: 10 s. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * Without `timeoutMs`: calls `fail` with `ERR_CONNECT` if the channel is not
+ * READY `connectTimeoutMs` after this call (a black hole: the port accepts
+ * connections but nothing speaks HTTP/2 there). Returns the cancel function;
+ * its timer is ours, cleared by it, so none outlives the client.
+ */
+export function watchConnect(s: ClientSettings, fail: (err: HarmonicsError) => void): () => void {
+  if (s.timeoutMs !== undefined) return () => undefined;
+  const timer = setTimeout(() => {
+    if (s.client.getChannel().getConnectivityState(false) === connectivityState.READY) return;
+    fail(
+      new HarmonicsError(
+        'ERR_CONNECT',
+        `no gRPC server answered at ${s.target} within ${s.connectTimeoutMs} ms (connectTimeoutMs): the port takes connections but nothing completed the HTTP/2 handshake`,
+      ),
+    );
+  }, s.connectTimeoutMs);
+  timer.unref?.(); // a watchdog: it never keeps a process alive by itself
+  return () => clearTimeout(timer);
 }
 
 function toBuffer(v: string | Buffer | undefined): Buffer | null {

@@ -10,6 +10,7 @@ import {
   checkPositive,
   deadlineFor,
   makeClient,
+  watchConnect,
 } from './client.js';
 import { callError, isRetryable, withErrorCode } from './errors.js';
 import { LazyTensorData, decodeEmpty, tensorMessage } from './proto.js';
@@ -71,6 +72,7 @@ export class GrpcConsumer extends BaseConsumer {
   private tail: Promise<void> = RESOLVED;
   private inflight = 0;
   private roomWaiter: (() => void) | undefined;
+  private readonly stopConnectWatch: () => void;
 
   constructor(host: string, port: number, options: GrpcConsumerOptions = {}) {
     super();
@@ -78,6 +80,11 @@ export class GrpcConsumer extends BaseConsumer {
     this.s = makeClient(host, port, options);
     this.highWaterMark = options.highWaterMark ?? 8 * 1024 * 1024;
     this.opening = this.open();
+    this.stopConnectWatch = watchConnect(this.s, (err) => {
+      this.failure ??= err;
+      this.call?.stream.cancel();
+      this.wakeRoom();
+    });
   }
 
   /** `host:port` of the server. */
@@ -333,8 +340,10 @@ export class GrpcConsumer extends BaseConsumer {
           );
         }
       }
+      if (this.failure !== undefined && !this.failureReported) throw this.failure; // e.g. no server answered (connectTimeoutMs)
       if (c.error !== undefined) throw callError(c.error, 'PushTensor', this.s.target, this.established);
     } finally {
+      this.stopConnectWatch();
       this.s.client.close();
       this.wakeRoom();
     }

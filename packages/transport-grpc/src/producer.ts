@@ -2,7 +2,16 @@ import type { ClientReadableStream, Metadata, StatusObject } from '@grpc/grpc-js
 import { status as Status } from '@grpc/grpc-js';
 import { type AbortOptions, BaseProducer, HarmonicsError, type Tensor } from '@harmonics/core';
 import { abortError, closedError } from '@harmonics/internal';
-import { type ClientSettings, type GrpcClientOptions, POP_PATH, REOPEN_MIN_INTERVAL_MS, callMetadata, deadlineFor, makeClient } from './client.js';
+import {
+  type ClientSettings,
+  type GrpcClientOptions,
+  POP_PATH,
+  REOPEN_MIN_INTERVAL_MS,
+  callMetadata,
+  deadlineFor,
+  makeClient,
+  watchConnect,
+} from './client.js';
 import { callError, isRetryable, withErrorCode } from './errors.js';
 import { decodeTensorData, encodeEmpty } from './proto.js';
 
@@ -37,6 +46,7 @@ export class GrpcProducer extends BaseProducer {
   private wake: (() => void) | undefined;
   private openedAt = -Infinity;
   private reopenTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly stopConnectWatch: () => void;
 
   constructor(host: string, port: number, options: GrpcClientOptions = {}) {
     super();
@@ -50,6 +60,12 @@ export class GrpcProducer extends BaseProducer {
       }
     };
     this.open();
+    this.stopConnectWatch = watchConnect(this.s, (err) => {
+      if (this.closed) return;
+      this.failure ??= err;
+      this.call?.stream.cancel();
+      this.notify();
+    });
   }
 
   /** `host:port` of the server. */
@@ -190,6 +206,7 @@ export class GrpcProducer extends BaseProducer {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.reopenTimer); // a pending reopen never runs (its promise stays pending; nothing waits on it)
+    this.stopConnectWatch();
     this.call?.stream.cancel();
     this.call = undefined;
     this.s.client.close();

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { connect as h2connect } from 'node:http2';
+import { createServer as createNetServer } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Metadata, Server, ServerCredentials, credentials, status } from '@grpc/grpc-js';
@@ -257,6 +258,27 @@ describe('connections, deadlines and reconnects', () => {
     const pushed = await errorOf(consumer.push(tensor('uint8', [1])));
     const closed = await errorOf(consumer.close());
     expect(pushed?.code ?? closed?.code).toBe('ERR_CONNECT');
+  });
+
+  it('a server that accepts the connection and never answers: both clients reject ERR_CONNECT after connectTimeoutMs (default 10 s)', async () => {
+    const sockets: import('node:net').Socket[] = [];
+    const hole = createNetServer((s) => sockets.push(s)); // accepts, says nothing (a wrong service, a hung process)
+    await new Promise<void>((r) => hole.listen(0, '127.0.0.1', r));
+    const port = (hole.address() as { port: number }).port;
+    const started = Date.now();
+    const producer = new GrpcProducer('127.0.0.1', port); // the default
+    const consumer = new GrpcConsumer('127.0.0.1', port, { connectTimeoutMs: 300 });
+    try {
+      const ce = await errorOf(consumer.close());
+      expect([ce?.code, Date.now() - started < 5000]).toEqual(['ERR_CONNECT', true]);
+      expect(ce?.message).toMatch(/connectTimeoutMs/);
+      const pe = await errorOf(producer.next());
+      expect([pe?.code, Date.now() - started < 20_000]).toEqual(['ERR_CONNECT', true]);
+    } finally {
+      await producer.close();
+      for (const s of sockets) s.destroy();
+      hole.close();
+    }
   });
 
   it('a stopped server makes a producer without timeoutMs reject ERR_CONNECTION_LOST rather than hang', async () => {
