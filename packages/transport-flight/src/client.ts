@@ -1,5 +1,5 @@
 // What FlightProducer and FlightConsumer share: options, the channel, auth.
-import { Client, type ChannelCredentials, type ChannelOptions, Metadata, credentials as grpcCredentials } from '@grpc/grpc-js';
+import { Client, type ChannelCredentials, type ChannelOptions, Metadata, connectivityState, credentials as grpcCredentials } from '@grpc/grpc-js';
 import { DEFAULT_MAX_MESSAGE_BYTES, HarmonicsError } from '@harmonics/core';
 import { callError } from './errors.js';
 import { decodeBytesField, decodeUtf8 } from './proto.js';
@@ -48,6 +48,13 @@ export interface FlightClientOptions {
   metadata?: Record<string, string>;
   /** HTTP/2 flow-control window in bytes, per stream and per connection. Default 16 MiB. */
   flowControlWindow?: number;
+  /**
+   * Producers and consumers give up with `ERR_CONNECT` when the channel is not
+   * ready (TCP, TLS and the HTTP/2 handshake) this long after their first
+   * call, so a server that accepts the connection and never answers is not
+   * waited on forever. Default 10 000.
+   */
+  connectTimeoutMs?: number;
   /** Further grpc-js channel options, passed through. */
   channelOptions?: ChannelOptions;
 }
@@ -57,8 +64,32 @@ export interface ClientSettings {
   target: string;
   stream: string;
   maxMessageSize: number;
+  connectTimeoutMs: number;
   /** The metadata of a call: the caller's pairs and the bearer token (after the handshake, if any). */
   metadata(): Promise<Metadata>;
+}
+
+/** The default {@link FlightClientOptions.connectTimeoutMs}: 10 s. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * Calls `fail` with `ERR_CONNECT` if the channel is not READY
+ * `connectTimeoutMs` from now (a black hole: the port accepts connections but
+ * nothing speaks HTTP/2 there). Returns the cancel function; the timer never
+ * keeps a process alive and is cleared by it.
+ */
+export function watchConnect(s: ClientSettings, fail: (err: HarmonicsError) => void): () => void {
+  const timer = setTimeout(() => {
+    if (s.client.getChannel().getConnectivityState(false) === connectivityState.READY) return;
+    fail(
+      new HarmonicsError(
+        'ERR_CONNECT',
+        `no Flight server answered at ${s.target} within ${s.connectTimeoutMs} ms (connectTimeoutMs): the port takes connections but nothing completed the HTTP/2 handshake`,
+      ),
+    );
+  }, s.connectTimeoutMs);
+  timer.unref?.();
+  return () => clearTimeout(timer);
 }
 
 /** `host:port` with IPv6 hosts in brackets. */
@@ -85,6 +116,7 @@ export function makeClient(host: string, port: number, options: FlightClientOpti
     throw new HarmonicsError('ERR_CONNECT', `port must be an integer from 1 to 65535, got ${port}`);
   }
   checkPositive('maxMessageSize', options.maxMessageSize);
+  checkPositive('connectTimeoutMs', options.connectTimeoutMs);
   const stream = checkStream(options.stream);
   const maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_BYTES;
   const target = formatTarget(host, port);
@@ -129,6 +161,7 @@ export function makeClient(host: string, port: number, options: FlightClientOpti
     target,
     stream,
     maxMessageSize,
+    connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     async metadata() {
       const md = new Metadata();
       for (const [k, v] of Object.entries(options.metadata ?? {})) md.set(k, v);

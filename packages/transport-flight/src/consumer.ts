@@ -4,7 +4,16 @@ import { status as Status } from '@grpc/grpc-js';
 import { type AbortOptions, BaseConsumer, HarmonicsError, type Tensor, tensorBytes } from '@harmonics/core';
 import { Ring, abortError, checkBool, checkTensorData, closedError, noop, tooLargeError } from '@harmonics/internal';
 import { type SendLayout, batchHeader } from './arrow.js';
-import { type ClientSettings, END_ACTION, type FlightClientOptions, WRITER_KEY, checkPositive, checkStream, makeClient } from './client.js';
+import {
+  type ClientSettings,
+  END_ACTION,
+  type FlightClientOptions,
+  WRITER_KEY,
+  checkPositive,
+  checkStream,
+  makeClient,
+  watchConnect,
+} from './client.js';
 import { callError, withErrorCode } from './errors.js';
 import { type DirectStream, directWrites, waitForClientStream, writeMessage } from './direct.js';
 import { LazyFlightData, flightData } from './flight-data.js';
@@ -163,6 +172,7 @@ class NetworkConsumer implements ConsumerImpl {
   private batch: Batch | undefined;
   private flushScheduled = false;
   private established = false;
+  private stopConnectWatch: (() => void) | undefined;
 
   constructor(host: string, port: number, options: FlightConsumerOptions) {
     checkPositive('batchRows', options.batchRows);
@@ -291,7 +301,7 @@ class NetworkConsumer implements ConsumerImpl {
       if (this.failure !== undefined) throw this.failure;
       let c = this.call;
       if (c !== undefined && c.done) {
-        this.failure = callError(c.error ?? 'the server ended the DoPut call early', 'DoPut', this.s.target, this.established);
+        this.failure ??= callError(c.error ?? 'the server ended the DoPut call early', 'DoPut', this.s.target, this.established);
         continue;
       }
       if (c === undefined || c.layout.key !== layout.key) {
@@ -324,12 +334,18 @@ class NetworkConsumer implements ConsumerImpl {
     if (!c.done) c.stream.end();
     await c.finished;
     if (c.error !== undefined) {
-      this.failure = callError(c.error, 'DoPut', this.s.target, this.established);
+      this.failure ??= callError(c.error, 'DoPut', this.s.target, this.established);
       throw this.failure;
     }
   }
 
   private async open(layout: SendLayout): Promise<PutCall> {
+    // The channel connects with the first call: watch that it gets ready.
+    this.stopConnectWatch ??= watchConnect(this.s, (err) => {
+      this.failure ??= err;
+      this.call?.stream.cancel();
+      this.wakeRoom();
+    });
     const md = await this.s.metadata();
     md.set(WRITER_KEY, this.writer);
     let finish!: () => void;
@@ -373,6 +389,7 @@ class NetworkConsumer implements ConsumerImpl {
       if (c !== undefined) await this.endCall(c);
       await this.endWriter();
     } finally {
+      this.stopConnectWatch?.();
       this.s.client.close();
       this.wakeRoom();
     }

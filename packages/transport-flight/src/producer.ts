@@ -3,7 +3,7 @@ import { status as Status } from '@grpc/grpc-js';
 import { type AbortOptions, BaseProducer, HarmonicsError, type Tensor } from '@harmonics/core';
 import { abortError, closedError } from '@harmonics/internal';
 import { BatchDecoder, receiveLayout } from './arrow.js';
-import { type ClientSettings, type FlightClientOptions, checkStream, makeClient } from './client.js';
+import { type ClientSettings, type FlightClientOptions, checkStream, makeClient, watchConnect } from './client.js';
 import { CONTINUES_KEY, callError, withErrorCode } from './errors.js';
 import { parseFlightData } from './flight-data.js';
 import { encodeTicket, encodeUtf8 } from './proto.js';
@@ -142,6 +142,7 @@ class NetworkProducer implements ProducerImpl {
   private closed = false;
   private established = false;
   private wake: (() => void) | undefined;
+  private readonly stopConnectWatch: () => void;
 
   constructor(host: string, port: number, options: FlightProducerOptions) {
     this.s = makeClient(host, port, options);
@@ -149,6 +150,12 @@ class NetworkProducer implements ProducerImpl {
     this.ticket = t === undefined ? encodeUtf8(this.s.stream) : typeof t === 'string' ? encodeUtf8(t) : t;
     this.column = options.column;
     this.open();
+    this.stopConnectWatch = watchConnect(this.s, (err) => {
+      if (this.closed) return;
+      this.failure ??= err;
+      this.call?.stream.cancel();
+      this.notify();
+    });
   }
 
   private open(): void {
@@ -254,6 +261,7 @@ class NetworkProducer implements ProducerImpl {
 
   close(): void {
     this.closed = true;
+    this.stopConnectWatch();
     this.call?.stream.cancel();
     this.call = undefined;
     this.s.client.close();

@@ -1,9 +1,10 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { connect as h2connect } from 'node:http2';
+import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { Client, type StatusObject, credentials, status } from '@grpc/grpc-js';
 import { type Tensor, tensor } from '@harmonics/core';
-import { codeOf, codeOfSync, expectSameTensor, sampleTensor } from '@harmonics/conformance';
+import { codeOf, codeOfSync, errorOf, expectSameTensor, sampleTensor } from '@harmonics/conformance';
 import {
   DEFAULT_FLOW_CONTROL_WINDOW,
   DTYPE_KEY,
@@ -141,6 +142,30 @@ describe('hostile DoPuts (testdata/flight-dos: found by fuzzing, each crashed or
       expect(server.listStreams().find((s) => s.name === 'empty')?.size ?? 0).toBe(0);
     } finally {
       await server.close({ timeoutMs: 0 });
+    }
+  });
+});
+
+describe('a server that accepts the connection and never answers', () => {
+  it('the producer (default 10 s) and the consumer reject ERR_CONNECT after connectTimeoutMs, not hang', async () => {
+    const sockets: import('node:net').Socket[] = [];
+    const hole = createNetServer((s) => sockets.push(s)); // a wrong service on the port, a hung process
+    await new Promise<void>((r) => hole.listen(0, '127.0.0.1', r));
+    const port = (hole.address() as { port: number }).port;
+    const started = Date.now();
+    const producer = new FlightProducer('127.0.0.1', port);
+    const consumer = new FlightConsumer('127.0.0.1', port, { connectTimeoutMs: 300 });
+    try {
+      const ce = await errorOf(consumer.push(tensor('float32', [2], [1, 2])).then(() => consumer.close()));
+      expect([ce?.code, Date.now() - started < 5000]).toEqual(['ERR_CONNECT', true]);
+      const pe = await errorOf(producer.next());
+      expect([pe?.code, Date.now() - started < 20_000]).toEqual(['ERR_CONNECT', true]);
+      expect(pe?.message).toMatch(/connectTimeoutMs/);
+    } finally {
+      await producer.close();
+      await consumer.close().catch(() => undefined);
+      for (const s of sockets) s.destroy();
+      hole.close();
     }
   });
 });
