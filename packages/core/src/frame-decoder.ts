@@ -19,6 +19,14 @@ export interface FrameDecoderOptions {
   lengthPrefixed?: boolean;
   /** Reject a record (or frame) over this many bytes; default 256 MiB. */
   maxMessageBytes?: number;
+  /**
+   * Length-prefixed streams between Harmonics peers: the writer ends with an
+   * end-of-stream marker (a zero length prefix, see `StreamConsumer`'s
+   * `endMarker`), and input that ends without it is `ERR_CONNECTION_LOST`, so
+   * a writer killed between two records is not taken for a clean end. Off by
+   * default: the C++ library's framing has no marker (and would not read one).
+   */
+  endMarker?: boolean;
 }
 
 // Pending chunks of one record kept by reference before the record is copied
@@ -58,6 +66,8 @@ const EAGER_RECORD_BYTES = 1024 * 1024;
 export class FrameDecoder {
   readonly maxMessageBytes: number;
   private readonly prefix: number;
+  private readonly endMarker: boolean;
+  private markerSeen = false;
   private readonly chunks: Uint8Array[] = [];
   private first = 0; // index of the first unread chunk
   private head = 0; // read offset in chunks[first]
@@ -77,6 +87,7 @@ export class FrameDecoder {
   constructor(options: FrameDecoderOptions = {}) {
     this.prefix = options.lengthPrefixed === false ? 0 : LENGTH_PREFIX_BYTES;
     this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.endMarker = options.endMarker === true && this.prefix > 0;
   }
 
   /** Bytes pushed and not yet consumed by a completed record or header. */
@@ -185,11 +196,19 @@ export class FrameDecoder {
   /**
    * Declare the end of input.
    * @throws HarmonicsError `ERR_TRUNCATED` naming the record's start offset when the
-   *   input ended inside a record.
+   *   input ended inside a record; `ERR_CONNECTION_LOST` when `endMarker` is on
+   *   and the input ended without the marker.
    */
   end(): void {
     if (this.failure) throw this.failure;
-    if (!this.inRecord) return;
+    if (!this.inRecord) {
+      if (!this.endMarker || this.markerSeen) return;
+      this.failure = new HarmonicsError(
+        'ERR_CONNECTION_LOST',
+        `input ended at byte ${this.position} without the end-of-stream marker (endMarker): the writer stopped before its close() — killed, crashed or cut off — so tensors may be missing`,
+      );
+      throw this.failure;
+    }
     const at = this.pendingRecordOffset;
     const h = this.header;
     this.failure = new HarmonicsError(
@@ -206,11 +225,17 @@ export class FrameDecoder {
     let need = p + 9;
     for (;;) {
       if (this.buffered === 0) return false;
+      if (this.markerSeen) throw new HarmonicsError('ERR_PROTOCOL', `bytes follow the end-of-stream marker at byte ${this.position}`);
       const [bytes, off, end] = this.peek(need);
       let frameLength = 0;
       if (p) {
         if (end - off < p) return false;
         frameLength = readU32LE(bytes, off);
+        if (frameLength === 0 && this.endMarker) {
+          this.skip(p);
+          this.markerSeen = true;
+          continue;
+        }
         if (frameLength > this.maxMessageBytes) {
           throw tooLargeError(`frame at byte ${this.position}`, frameLength, this.maxMessageBytes);
         }

@@ -72,6 +72,13 @@ export interface StreamConsumerOptions {
   /** End the sink (`end()` / `close()`) when the consumer closes; default true. */
   endSink?: boolean;
   /**
+   * Write an end-of-stream marker (a zero length prefix) on `close()`, so a
+   * reader with `endMarker` can tell a clean end from a writer that was killed
+   * between two records. Only for Harmonics readers: the C++ library's
+   * readers do not know it. Length-prefixed framing only; default false.
+   */
+  endMarker?: boolean;
+  /**
    * Bytes handed to the sink and not yet acknowledged (a socket's write
    * callback, a `WritableStream` write settling) beyond which `push()` waits;
    * default {@link DEFAULT_STREAM_HIGH_WATER_MARK} (1 MiB). A reader that stops
@@ -119,6 +126,7 @@ export class StreamConsumer extends BaseConsumer {
   private readonly batchBytes: number;
   private readonly highWaterMark: number;
   private readonly endSink: boolean;
+  private readonly endMarker: boolean;
   private readonly writeChunk: Write;
   private readonly endWriter: () => Promise<void>;
   private readonly cork: (() => void) | undefined;
@@ -144,6 +152,7 @@ export class StreamConsumer extends BaseConsumer {
     this.batchBytes = options.batchBytes ?? 64 * 1024;
     this.coalesceBytes = Math.min(options.coalesceBytes ?? 16 * 1024, this.batchBytes);
     this.endSink = options.endSink ?? true;
+    this.endMarker = options.endMarker === true && this.prefix;
     this.highWaterMark = options.highWaterMark ?? DEFAULT_STREAM_HIGH_WATER_MARK;
     if (!(this.highWaterMark > 0))
       throw new HarmonicsError('ERR_PROTOCOL', `highWaterMark must be a positive number of bytes, got ${options.highWaterMark}`);
@@ -305,6 +314,12 @@ export class StreamConsumer extends BaseConsumer {
     this.closePromise ??= (async () => {
       this.closed = true;
       await this.slowTail;
+      if (this.endMarker && !this.failure) {
+        // The marker goes out last, after every record: a reader that sees it knows nothing is missing.
+        if (this.used + LENGTH_PREFIX_BYTES > this.batch.length) await this.flush(undefined).catch(noop);
+        this.batch.fill(0, this.used, this.used + LENGTH_PREFIX_BYTES);
+        this.used += LENGTH_PREFIX_BYTES;
+      }
       if (this.used > 0 && !this.failure) await this.flush(undefined).catch(noop);
       if (this.inflight) await this.inflight;
       if (this.failure) throw this.failure;

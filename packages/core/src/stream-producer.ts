@@ -39,6 +39,12 @@ export interface StreamProducerOptions {
   maxMessageBytes?: number;
   /** What a source that ends inside a record is reported as; default `'ERR_TRUNCATED'`. */
   endInsideRecord?: 'ERR_TRUNCATED' | 'ERR_CONNECTION_LOST';
+  /**
+   * Require the writer's end-of-stream marker (`StreamConsumer`'s `endMarker`):
+   * a stream that ends without it rejects `ERR_CONNECTION_LOST` instead of
+   * ending cleanly. Only between Harmonics peers; default false.
+   */
+  endMarker?: boolean;
 }
 
 type Pull = () => Promise<IteratorResult<Uint8Array>>;
@@ -72,6 +78,7 @@ export class StreamProducer extends BaseProducer {
     this.decoder = new FrameDecoder({
       lengthPrefixed: options.framing !== 'records',
       maxMessageBytes: options.maxMessageBytes,
+      endMarker: options.endMarker,
     });
     this.endInsideRecord = options.endInsideRecord ?? 'ERR_TRUNCATED';
     if (isChunkSource(source)) {
@@ -151,7 +158,7 @@ export class StreamProducer extends BaseProducer {
     try {
       this.decoder.end();
     } catch (err) {
-      if (this.endInsideRecord === 'ERR_TRUNCATED') throw err;
+      if (this.endInsideRecord === 'ERR_TRUNCATED' || (err as HarmonicsError).code !== 'ERR_TRUNCATED') throw err;
       throw new HarmonicsError('ERR_CONNECTION_LOST', `the peer went away mid-record: ${(err as Error).message}`, { cause: err });
     }
     return undefined;

@@ -157,6 +157,38 @@ describe('FrameDecoder', () => {
   });
 });
 
+describe('the end-of-stream marker (endMarker)', () => {
+  const records = [tensor('int32', [2], [1, 2]), tensor('float32', [], [3])].map((t) => encodeTensor(t, { lengthPrefix: true }));
+  const marker = new Uint8Array(4);
+
+  it('records, then the marker: every tensor, then a clean end', () => {
+    const d = new FrameDecoder({ endMarker: true });
+    for (const r of records) d.push(r);
+    d.push(marker);
+    expect([d.read()?.dtype, d.read()?.dtype, d.read()]).toEqual(['int32', 'float32', undefined]);
+    d.end();
+  });
+
+  it('records without the marker (a writer killed between two records): the tensors, then ERR_CONNECTION_LOST', () => {
+    const d = new FrameDecoder({ endMarker: true });
+    for (const r of records) d.push(r);
+    expect([d.read()?.dtype, d.read()?.dtype, d.read()]).toEqual(['int32', 'float32', undefined]);
+    const err = errorOfSync(() => d.end());
+    expect(err?.code).toBe('ERR_CONNECTION_LOST');
+    expect(err?.message).toMatch(/without the end-of-stream marker/);
+  });
+
+  it('bytes after the marker are ERR_PROTOCOL; without the option a zero length is ERR_PROTOCOL as before', () => {
+    const d = new FrameDecoder({ endMarker: true });
+    d.push(marker);
+    d.push(records[0]);
+    expect(errorOfSync(() => d.read())?.code).toBe('ERR_PROTOCOL');
+    const plain = new FrameDecoder();
+    plain.push(marker);
+    expect(errorOfSync(() => plain.read())?.code).toBe('ERR_PROTOCOL');
+  });
+});
+
 describe('small records share slabs without aliasing', () => {
   it('decoded and encoded small records never overlap, so writing one leaves the others intact', () => {
     const d = new FrameDecoder();

@@ -229,6 +229,27 @@ describe('StreamConsumer', () => {
     back.forEach((t, i) => expect((t.data as Int32Array)[255]).toBe(i));
   });
 
+  it('endMarker: close() writes a zero length prefix after the last record, which an endMarker producer takes as the clean end', async () => {
+    const chunks: Buffer[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _e, cb) {
+        chunks.push(chunk);
+        cb();
+      },
+    });
+    const c = new StreamConsumer(sink, { endMarker: true });
+    await c.push(tensor('int32', [1], [7]));
+    await c.close();
+    const bytes = Buffer.concat(chunks);
+    expect(Array.from(bytes.subarray(bytes.length - 4))).toEqual([0, 0, 0, 0]);
+    const p = new StreamProducer(Readable.from([bytes]), { endMarker: true });
+    expect((await p.next())?.data[0]).toBe(7);
+    expect(await p.next()).toBeUndefined();
+    const cut = new StreamProducer(Readable.from([bytes.subarray(0, bytes.length - 4)]), { endMarker: true });
+    expect((await cut.next())?.data[0]).toBe(7);
+    expect(await codeOf(cut.next())).toBe('ERR_CONNECTION_LOST');
+  });
+
   it('close() on a sink destroyed underneath it rejects ERR_CONNECTION_LOST instead of hanging', async () => {
     for (const when of ['before', 'during'] as const) {
       const sink = new Writable({

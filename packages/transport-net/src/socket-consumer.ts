@@ -18,6 +18,12 @@ export interface SocketConsumerOptions {
    * and the process holds at most this plus one 64 KiB batch and one record.
    */
   highWaterMark?: number;
+  /**
+   * End with an end-of-stream marker (a zero length prefix) on `close()`, for
+   * a Harmonics reader with `endMarker`, which then tells a clean end from a
+   * writer killed between two records. Not for C++ readers. Default false.
+   */
+  endMarker?: boolean;
 }
 
 /** A connected socket, any Node writable/duplex stream, or a file descriptor number. */
@@ -42,7 +48,7 @@ export class SocketConsumer extends StreamConsumer {
 
   constructor(sink: SocketSink, options: SocketConsumerOptions = {}) {
     const socket = typeof sink === 'number' ? new Socket({ fd: sink, readable: false, writable: true }) : sink;
-    super(socket, { maxMessageBytes: options.maxMessageBytes, highWaterMark: options.highWaterMark, zeroCopy: true });
+    super(socket, { maxMessageBytes: options.maxMessageBytes, highWaterMark: options.highWaterMark, endMarker: options.endMarker, zeroCopy: true });
     this.socket = socket;
     if (options.noDelay !== false && typeof (socket as Socket).setNoDelay === 'function') (socket as Socket).setNoDelay(true);
     socket.on('error', (err) => this.fail(this.sinkError(err)));

@@ -10,6 +10,13 @@ export interface SocketProducerOptions {
   maxMessageBytes?: number;
   /** A `next()` that waits longer than this for a tensor rejects `ERR_TIMEOUT`; the connection stays usable. Default: no limit. */
   timeoutMs?: number;
+  /**
+   * Require the writer's end-of-stream marker (a Harmonics `SocketConsumer`
+   * with `endMarker`): a connection that ends without it rejects
+   * `ERR_CONNECTION_LOST`, so a writer killed between two records is not taken
+   * for a clean end. Off by default: the C++ library sends no marker.
+   */
+  endMarker?: boolean;
 }
 
 /** A connected socket, any Node readable/duplex stream, or a file descriptor number. */
@@ -37,7 +44,7 @@ export class SocketProducer extends StreamProducer {
   /** `direct` (internal): read `source` through this `onread` source instead of its 'data' events. */
   constructor(source: SocketSource, options: SocketProducerOptions = {}, direct?: OnreadSource) {
     const socket = typeof source === 'number' ? new Socket({ fd: source, readable: true, writable: false }) : source;
-    super(direct ?? socket, { maxMessageBytes: options.maxMessageBytes, endInsideRecord: 'ERR_CONNECTION_LOST' });
+    super(direct ?? socket, { maxMessageBytes: options.maxMessageBytes, endMarker: options.endMarker, endInsideRecord: 'ERR_CONNECTION_LOST' });
     direct?.bind(this.decoder);
     this.socket = socket;
     this.timeoutMs = options.timeoutMs;

@@ -150,6 +150,8 @@ export class SocketServer implements AsyncIterable<IncomingConnection> {
       maxMessageBytes: this.options.maxMessageBytes,
       timeoutMs: this.options.timeoutMs,
       noDelay: this.options.noDelay,
+      highWaterMark: this.options.highWaterMark,
+      endMarker: this.options.endMarker,
     });
     const outcome = this.queue.offer(c);
     if (outcome === 'refused') socket.destroy();

@@ -5,10 +5,17 @@ import { SocketConsumer } from './socket-consumer.js';
 import { SocketProducer } from './socket-producer.js';
 import { SocketServer, type SocketServerOptions } from './socket-server.js';
 
-const PRODUCER_PARAMS: Record<string, ParamKind> = { maxMessageBytes: 'integer', timeoutMs: 'number', connectTimeoutMs: 'number', listen: 'flag' };
+const PRODUCER_PARAMS: Record<string, ParamKind> = {
+  maxMessageBytes: 'integer',
+  timeoutMs: 'number',
+  connectTimeoutMs: 'number',
+  listen: 'flag',
+  endMarker: 'flag',
+};
 const CONSUMER_PARAMS: Record<string, ParamKind> = {
   maxMessageBytes: 'integer',
   highWaterMark: 'integer',
+  endMarker: 'flag',
   noDelay: 'flag',
   connectTimeoutMs: 'number',
   listen: 'flag',

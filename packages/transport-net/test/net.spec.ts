@@ -88,6 +88,33 @@ describe('two processes', () => {
     expect(await exited).toBe(0);
   }, 60_000);
 
+  it('endMarker: a writer SIGKILLed between two records is ERR_CONNECTION_LOST after its tensors; a clean close() ends the stream', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { mixedTensor } = require('./fixtures/mixed.cjs');
+    for (const how of ['killed', 'closed'] as const) {
+      const server = await listen({ endMarker: true });
+      const args = [
+        join(__dirname, 'fixtures/peer.mjs'),
+        'send-marked',
+        '127.0.0.1',
+        String(server.port),
+        '50',
+        ...(how === 'killed' ? ['hang'] : []),
+      ];
+      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+      const producer = await server.acceptProducer();
+      if (how === 'killed') {
+        await new Promise<void>((r) => child.stdout!.on('data', (d: Buffer) => String(d).includes('sent') && r()));
+        child.kill('SIGKILL');
+      }
+      for (let i = 0; i < 50; i++) expectSameTensor(await producer.next(), mixedTensor(i));
+      if (how === 'killed') expect((await errorOf(producer.next()))?.code).toBe('ERR_CONNECTION_LOST');
+      else expect(await producer.next()).toBeUndefined();
+      await new Promise((r) => child.once('exit', r));
+      await server.close();
+    }
+  }, 60_000);
+
   it('reads from a file descriptor (the C++ socket:FD target)', async () => {
     const child = spawn(process.execPath, [join(__dirname, 'fixtures/peer.mjs'), 'read-fd', '3'], {
       stdio: ['ignore', 'pipe', 'inherit', 'pipe'],
