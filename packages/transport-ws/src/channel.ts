@@ -76,6 +76,20 @@ export interface WebSocketChannelOptions {
    * connection and never answers is not waited on forever. Default 10 000.
    */
   connectTimeoutMs?: number;
+  /**
+   * Node: ping the peer after this many ms without hearing from it (browsers
+   * answer pings by themselves; they cannot send them). Default 20 000; 0
+   * turns keepalive off.
+   */
+  keepAliveMs?: number;
+  /**
+   * Node: drop the connection with `ERR_CONNECTION_LOST` when nothing was
+   * heard from the peer (no message, ping or pong) and it took none of our
+   * bytes for this many ms, so a peer that vanished without closing (cable
+   * pulled, machine frozen) is noticed. Not counted while we hold its data
+   * back ourselves. Default 60 000 (at least 3 × `keepAliveMs`).
+   */
+  idleTimeoutMs?: number;
 }
 
 /** The default {@link WebSocketChannelOptions.connectTimeoutMs}: 10 s. */

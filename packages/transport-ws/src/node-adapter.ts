@@ -5,6 +5,15 @@ import type { SocketAdapter } from './channel.js';
 import { receiveFast } from './fast-receive.js';
 import { writeMaskKey, xorMask } from './mask.js';
 
+/** Keepalive by default: a ping after 20 s of silence, the connection dropped after 60 s. */
+export const DEFAULT_KEEPALIVE: KeepAlive = { keepAliveMs: 20_000, idleTimeoutMs: 60_000 };
+
+/** The keepalive settings of client or server options. */
+export function keepAliveOf(options: { keepAliveMs?: number; idleTimeoutMs?: number }): KeepAlive {
+  const keepAliveMs = options.keepAliveMs ?? DEFAULT_KEEPALIVE.keepAliveMs;
+  return { keepAliveMs, idleTimeoutMs: options.idleTimeoutMs ?? Math.max(DEFAULT_KEEPALIVE.idleTimeoutMs, 3 * keepAliveMs) };
+}
+
 const SEND_OPTIONS = { binary: true };
 const FIRST_FRAME = { binary: true, fin: false };
 const LAST_FRAME = { binary: true, fin: true };
@@ -64,7 +73,15 @@ function openError(err: Error & { code?: string }, where: string): HarmonicsErro
  * the connection's incoming messages: small binary ones are read in front of
  * `ws`'s parser and never reach other `'message'` listeners.
  */
-export function nodeSocketAdapter(ws: WebSocket, where: string): SocketAdapter {
+/** Keepalive of a Node WebSocket (see {@link WebSocketChannelOptions}). */
+export interface KeepAlive {
+  /** Ping the peer when nothing was heard from it for this long; 0 turns keepalive off. */
+  keepAliveMs: number;
+  /** Drop the connection (`ERR_CONNECTION_LOST`) when nothing was heard and nothing was taken by the peer for this long. */
+  idleTimeoutMs: number;
+}
+
+export function nodeSocketAdapter(ws: WebSocket, where: string, keepAlive: KeepAlive = DEFAULT_KEEPALIVE): SocketAdapter {
   // Binary messages arrive as their frames' payloads: a record sent as header + data frames is decoded without joining them.
   ws.binaryType = 'fragments';
   let lastError: (Error & { code?: string }) | undefined;
@@ -132,6 +149,47 @@ export function nodeSocketAdapter(ws: WebSocket, where: string): SocketAdapter {
   };
   let wasOpen = ws.readyState === WebSocket.OPEN;
   ws.on('error', (err) => (lastError = err));
+  // Keepalive: any frame from the peer (messages, pings, pongs) or bytes it took off our socket
+  // show it is there; when neither happened for idleTimeoutMs, it went away without closing.
+  let lastHeard = Date.now();
+  let pausedByUs = false;
+  const heard = (): void => {
+    lastHeard = Date.now();
+  };
+  ws.on('ping', heard);
+  ws.on('pong', heard);
+  let keepAliveTimer: ReturnType<typeof setInterval> | undefined;
+  const startKeepAlive = (): void => {
+    if (keepAlive.keepAliveMs <= 0 || keepAliveTimer !== undefined) return;
+    let backlog = 0;
+    let flushed = 0;
+    lastHeard = Date.now();
+    keepAliveTimer = setInterval(
+      () => {
+        const socket = internals._socket;
+        if (ws.readyState !== WebSocket.OPEN || socket === undefined) return;
+        // A backlog of ours that the peer's TCP keeps draining means a live, if slow, reader.
+        const nowFlushed = socket.bytesWritten - socket.writableLength;
+        if (backlog > 0 && nowFlushed > flushed) heard();
+        backlog = socket.writableLength;
+        flushed = nowFlushed;
+        if (pausedByUs) return heard(); // we are not reading: its pongs wait unread; not its fault
+        const silent = Date.now() - lastHeard;
+        if (silent >= keepAlive.idleTimeoutMs) {
+          lastError = Object.assign(new Error(`nothing heard from the peer for ${silent} ms (idleTimeoutMs ${keepAlive.idleTimeoutMs})`), {
+            code: 'IDLE_TIMEOUT',
+          });
+          ws.terminate();
+        } else if (silent >= keepAlive.keepAliveMs) {
+          flush();
+          ws.ping();
+        }
+      },
+      Math.max(10, Math.min(keepAlive.keepAliveMs, keepAlive.idleTimeoutMs) / 2),
+    );
+    keepAliveTimer.unref?.();
+  };
+  ws.once('close', () => clearInterval(keepAliveTimer));
   const opened = wasOpen
     ? Promise.resolve()
     : new Promise<void>((resolve, reject) => {
@@ -148,8 +206,12 @@ export function nodeSocketAdapter(ws: WebSocket, where: string): SocketAdapter {
   let onMessage: ((data: Message, owned?: boolean) => void) | undefined;
   const early: [Message, boolean][] = [];
   const received = (item: Message, owned: boolean): void => {
+    lastHeard = Date.now();
     if (onMessage) onMessage(item, owned);
-    else if (early.push([item, owned]) === 16) ws.pause(); // nobody reads yet: hold the sender back
+    else if (early.push([item, owned]) === 16) {
+      pausedByUs = true;
+      ws.pause(); // nobody reads yet: hold the sender back
+    }
   };
   ws.on('message', (data: Buffer | Buffer[], isBinary: boolean) => {
     received(isBinary ? (Array.isArray(data) && data.length === 1 ? data[0]! : data) : String(data), false);
@@ -157,8 +219,14 @@ export function nodeSocketAdapter(ws: WebSocket, where: string): SocketAdapter {
   // Small whole binary messages are cut from the socket's chunks around ws's parser; those
   // views are ours (nothing else reads the chunk), so they are passed as owned.
   const fast = (payload: Uint8Array): void => received(payload, true);
-  if (wasOpen) receiveFast(ws, fast);
-  else ws.once('open', () => receiveFast(ws, fast));
+  if (wasOpen) {
+    receiveFast(ws, fast);
+    startKeepAlive();
+  } else
+    ws.once('open', () => {
+      receiveFast(ws, fast);
+      startKeepAlive();
+    });
   let onClose: ((code: number, reason: string, error?: HarmonicsError) => void) | undefined;
   let closedWith: [number, string, HarmonicsError | undefined] | undefined;
   ws.on('close', (code: number, reason: Buffer) => {
@@ -179,6 +247,11 @@ export function nodeSocketAdapter(ws: WebSocket, where: string): SocketAdapter {
           cause: lastError,
         },
       );
+    } else if (lastError?.code === 'IDLE_TIMEOUT') {
+      error = new HarmonicsError(
+        'ERR_CONNECTION_LOST',
+        `${where} went silent: ${lastError.message}; it is gone or stuck without closing (raise idleTimeoutMs, or keepAliveMs: 0 to turn keepalive off)`,
+      );
     } else if (lastError !== undefined && code !== 1000) {
       error = new HarmonicsError('ERR_CONNECTION_LOST', `the connection to ${where} failed: ${lastError.code ?? lastError.message}`, {
         cause: lastError,
@@ -193,7 +266,10 @@ export function nodeSocketAdapter(ws: WebSocket, where: string): SocketAdapter {
     onMessage: (fn) => {
       onMessage = fn;
       const held = early.splice(0);
-      if (held.length >= 16) ws.resume();
+      if (held.length >= 16) {
+        pausedByUs = false;
+        ws.resume();
+      }
       for (const [item, owned] of held) fn(item, owned);
     },
     onClose: (fn) => {
@@ -256,8 +332,15 @@ export function nodeSocketAdapter(ws: WebSocket, where: string): SocketAdapter {
       ws.close(code, reason);
     },
     terminate: () => ws.terminate(),
-    pause: () => ws.pause(),
-    resume: () => ws.resume(),
+    pause: () => {
+      pausedByUs = true;
+      ws.pause();
+    },
+    resume: () => {
+      pausedByUs = false;
+      heard();
+      ws.resume();
+    },
     onDrain(fn) {
       // bufferedAmount counts the socket's buffer: its 'drain' is when it dropped.
       const socket = (ws as unknown as { _socket?: Socket })._socket;

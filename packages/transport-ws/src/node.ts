@@ -8,7 +8,7 @@ import {
   type WebSocketConsumerOptions,
   type WebSocketProducerOptions,
 } from './channel.js';
-import { nodeSocketAdapter } from './node-adapter.js';
+import { keepAliveOf, nodeSocketAdapter } from './node-adapter.js';
 import { splitArgs, targetUrl } from './target.js';
 import { type Consumer, HarmonicsError, type Producer, type Target, type Transport } from '@harmonics/core';
 import { DeferredConsumer, DeferredProducer } from '@harmonics/internal';
@@ -46,7 +46,7 @@ export class WebSocketProducer extends WebSocketChannelProducer {
   constructor(a: string, b?: number | NodeClientOptions, c?: string | NodeClientOptions, d?: NodeClientOptions) {
     const { port, path, options } = splitArgs(a, b, c, d);
     const url = targetUrl(a, port, path, options.tls !== undefined);
-    super(nodeSocketAdapter(open(url, options), url), options);
+    super(nodeSocketAdapter(open(url, options), url, keepAliveOf(options)), options);
     this.url = url;
   }
 }
@@ -67,7 +67,7 @@ export class WebSocketConsumer extends WebSocketChannelConsumer {
   ) {
     const { port, path, options } = splitArgs(a, b, c, d);
     const url = targetUrl(a, port, path, options.tls !== undefined);
-    super(nodeSocketAdapter(open(url, options), url), options);
+    super(nodeSocketAdapter(open(url, options), url, keepAliveOf(options)), options);
     this.url = url;
   }
 }

@@ -11,7 +11,7 @@ import {
   type WebSocketConsumerOptions,
   type WebSocketProducerOptions,
 } from './channel.js';
-import { nodeSocketAdapter } from './node-adapter.js';
+import { keepAliveOf, nodeSocketAdapter } from './node-adapter.js';
 
 /** Options of {@link WebSocketServer.listen}. */
 export interface WebSocketServerOptions {
@@ -41,6 +41,10 @@ export interface WebSocketServerOptions {
   maxMessageBytes?: number;
   /** Connections waiting to be accepted before new ones are refused. Default 128. */
   maxPending?: number;
+  /** Ping a connection after this many ms without hearing from it; 0: off. Default 20 000. */
+  keepAliveMs?: number;
+  /** Drop a connection that was silent (and took none of our bytes) this long: `ERR_CONNECTION_LOST`. Default 60 000. */
+  idleTimeoutMs?: number;
 }
 
 /** The `origins` check of an upgrade request (see {@link WebSocketServerOptions.origins}). */
@@ -166,7 +170,12 @@ export class WebSocketServer implements AsyncIterable<IncomingWebSocket> {
 
   private onConnection(ws: WebSocket, req: IncomingMessage): void {
     const where = `ws client ${req.socket.remoteAddress}:${req.socket.remotePort}`;
-    const c = new IncomingWebSocket(ws, req, nodeSocketAdapter(ws, where), this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
+    const c = new IncomingWebSocket(
+      ws,
+      req,
+      nodeSocketAdapter(ws, where, keepAliveOf(this.options)),
+      this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    );
     const outcome = this.queue.offer(c);
     if (outcome === 'refused') ws.close(1013, 'try again later');
     else if (outcome === 'queued') ws.once('close', () => this.queue.remove(c));

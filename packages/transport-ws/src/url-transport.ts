@@ -5,6 +5,8 @@ const PRODUCER_PARAMS: Record<string, ParamKind> = {
   maxMessageBytes: 'integer',
   closeTimeoutMs: 'number',
   connectTimeoutMs: 'number',
+  keepAliveMs: 'number',
+  idleTimeoutMs: 'number',
   listen: 'flag',
 };
 const CONSUMER_PARAMS: Record<string, ParamKind> = { ...PRODUCER_PARAMS, highWaterMark: 'integer' };

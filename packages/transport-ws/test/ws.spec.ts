@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeTensor, encodeTensor, tensor } from '@harmonics/core';
 import { errorOf, expectSameTensor, expectedGoldenTensors, goldenRecords, sampleTensor } from '@harmonics/conformance';
-import WebSocket from 'ws';
+import WebSocket, { WebSocketServer as RawWebSocketServer } from 'ws';
 import { WebSocketConsumer, WebSocketProducer, WebSocketServer } from '@harmonics/transport-ws';
 
 const TLS_KEY = readFileSync(join(__dirname, 'fixtures/key.pem'));
@@ -321,6 +321,39 @@ describe('connections', () => {
     } finally {
       for (const s of sockets) s.destroy();
       hole.close();
+    }
+  });
+
+  it('keepalive: a peer that goes silent without closing is ERR_CONNECTION_LOST within idleTimeoutMs; a live idle peer is kept', async () => {
+    const keep = { keepAliveMs: 50, idleTimeoutMs: 300 };
+    // A server that answers no ping and sends nothing (a frozen process): the client notices.
+    const mute = new RawWebSocketServer({ port: 0, host: '127.0.0.1', autoPong: false });
+    await new Promise((r) => mute.once('listening', r));
+    const started = Date.now();
+    const p = new WebSocketProducer(`ws://127.0.0.1:${(mute.address() as { port: number }).port}/`, keep);
+    const err = await errorOf(p.next());
+    expect([err?.code, Date.now() - started < 5000]).toEqual(['ERR_CONNECTION_LOST', true]);
+    expect(err?.message).toMatch(/went silent.*idleTimeoutMs/);
+    await p.close();
+    await new Promise((r) => mute.close(r));
+    // A client that answers no ping: the server's accepted producer notices.
+    const server = await WebSocketServer.listen(keep);
+    try {
+      const silent = new WebSocket(`ws://127.0.0.1:${server.port}/`, { autoPong: false });
+      silent.on('error', () => undefined);
+      const accepted = await server.acceptProducer();
+      expect((await errorOf(accepted.next()))?.code).toBe('ERR_CONNECTION_LOST');
+      silent.terminate();
+      // A live peer idle for several idle limits stays connected: pings and pongs keep it.
+      const c = new WebSocketConsumer(`ws://127.0.0.1:${server.port}/`, keep);
+      const live = await server.acceptProducer();
+      await new Promise((r) => setTimeout(r, 1000));
+      await c.push(tensor('int32', [1], [42]));
+      expect((await live.next())?.data[0]).toBe(42);
+      await c.close();
+      expect(await live.next()).toBeUndefined();
+    } finally {
+      await server.close({ closeConnections: true });
     }
   });
 
