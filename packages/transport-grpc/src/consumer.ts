@@ -326,8 +326,10 @@ export class GrpcConsumer extends BaseConsumer {
         if (!this.failureReported) throw this.failure;
         return;
       }
-      if (this.lost !== undefined) throw this.lost;
-      if (c === undefined) return;
+      if (c === undefined) {
+        if (this.lost !== undefined) throw this.lost;
+        return;
+      }
       if (!c.done) {
         c.stream.end();
         const timeoutMs = this.s.timeoutMs;
@@ -341,6 +343,7 @@ export class GrpcConsumer extends BaseConsumer {
         }
       }
       if (this.failure !== undefined && !this.failureReported) throw this.failure; // e.g. no server answered (connectTimeoutMs)
+      if (this.lost !== undefined) throw this.lost; // an earlier call broke: reported now that this one is ended
       if (c.error !== undefined) throw callError(c.error, 'PushTensor', this.s.target, this.established);
     } finally {
       this.stopConnectWatch();
