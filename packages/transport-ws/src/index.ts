@@ -13,5 +13,6 @@ export type { SocketAdapter, WebSocketChannelOptions, WebSocketConsumerOptions, 
 export { WebSocketConsumer, WebSocketProducer, wsTransport } from './node.js';
 export type { NodeClientOptions } from './node.js';
 export { nodeSocketAdapter } from './node-adapter.js';
+export type { KeepAlive } from './node-adapter.js';
 export { IncomingWebSocket, WebSocketServer } from './server.js';
 export type { WebSocketServerOptions } from './server.js';
