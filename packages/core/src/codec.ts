@@ -209,6 +209,8 @@ function checkEncodable(t: Tensor): DTypeInfo {
   if (t.data.byteLength > MAX_U32) {
     throw new HarmonicsError('ERR_TOO_LARGE', `tensor data of ${t.data.byteLength} bytes does not fit the wire format's u32 length`);
   }
+  // A bool of 2..255 would be refused by every receiver (and end its whole stream there): refuse it here, before sending.
+  if (t.dtype === 'bool') checkBool(t.data as Uint8Array);
   return info;
 }
 

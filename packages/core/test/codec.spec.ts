@@ -153,3 +153,15 @@ describe('decodeTensorInPlace', () => {
     expect(() => decodeTensorInPlace(record.slice(), 8)).toThrow(expect.objectContaining({ code: 'ERR_TOO_LARGE' }));
   });
 });
+
+describe('bool values on encode', () => {
+  it('a bool element other than 0/1 is ERR_BAD_DTYPE in every encoder, before anything is written (receivers refuse it too)', () => {
+    const bad = { dtype: 'bool', shape: [3], data: Uint8Array.of(0, 1, 2) } as Tensor;
+    expect(codeOfSync(() => encodeTensor(bad))).toBe('ERR_BAD_DTYPE');
+    expect(codeOfSync(() => encodeTensorParts(bad))).toBe('ERR_BAD_DTYPE');
+    const out = new Uint8Array(64);
+    expect(codeOfSync(() => encodeTensorInto(bad, out))).toBe('ERR_BAD_DTYPE');
+    expect(out.every((b) => b === 0)).toBe(true);
+    expect(Array.from(decodeTensor(encodeTensor(tensor('bool', [3], [1, 0, 1]))).data as Uint8Array)).toEqual([1, 0, 1]);
+  });
+});
