@@ -1,7 +1,7 @@
-import type { ClientReadableStream, ServiceError } from '@grpc/grpc-js';
+import type { ClientReadableStream, Metadata, ServiceError } from '@grpc/grpc-js';
 import type { DType } from '@harmonics/core';
 import { receiveLayout, unencapsulate } from './arrow.js';
-import { type ClientSettings, type FlightClientOptions, makeClient } from './client.js';
+import { type ClientSettings, type FlightClientOptions, makeClient, watchConnect } from './client.js';
 import { callError } from './errors.js';
 import {
   DESCRIPTOR_PATH,
@@ -99,27 +99,18 @@ export class FlightClient {
     this.s.client.close();
   }
 
-  private async unary(method: MethodName, request: Buffer): Promise<Buffer> {
-    const md = await this.s.metadata();
-    return new Promise((resolve, reject) => {
-      this.s.client.makeUnaryRequest<Buffer, Buffer>(
-        methodPath(method),
-        identity,
-        identity,
-        request,
-        md,
-        {},
-        (err: ServiceError | null, res?: Buffer) => {
-          if (err !== null) reject(callError(err, method, this.s.target, false));
-          else resolve(res!);
-        },
-      );
+  private unary(method: MethodName, request: Buffer): Promise<Buffer> {
+    return this.guarded((md, done) => {
+      const call = this.s.client.makeUnaryRequest<Buffer, Buffer>(methodPath(method), identity, identity, request, md, {}, (err, res) => {
+        if (err !== null) done.reject(callError(err, method, this.s.target, false));
+        else done.resolve(res!);
+      });
+      return () => call.cancel();
     });
   }
 
-  private async serverStream(method: MethodName, request: Buffer): Promise<Buffer[]> {
-    const md = await this.s.metadata();
-    return new Promise((resolve, reject) => {
+  private serverStream(method: MethodName, request: Buffer): Promise<Buffer[]> {
+    return this.guarded((md, done) => {
       const out: Buffer[] = [];
       const call: ClientReadableStream<Buffer> = this.s.client.makeServerStreamRequest<Buffer, Buffer>(
         methodPath(method),
@@ -130,8 +121,41 @@ export class FlightClient {
         {},
       );
       call.on('data', (b: Buffer) => out.push(b));
-      call.on('error', (err: ServiceError) => reject(callError(err, method, this.s.target, false)));
-      call.on('end', () => resolve(out));
+      call.on('error', (err: ServiceError) => done.reject(callError(err, method, this.s.target, false)));
+      call.on('end', () => done.resolve(out));
+      return () => call.cancel();
+    });
+  }
+
+  /**
+   * Runs one call (after the metadata, which may need a handshake) under the
+   * connect watchdog: a channel that is not ready within `connectTimeoutMs`
+   * (a server that accepts and never answers) cancels it with `ERR_CONNECT`.
+   */
+  private guarded<T>(start: (md: Metadata, done: { resolve: (v: T) => void; reject: (e: unknown) => void }) => () => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let cancel: (() => void) | undefined;
+      let settled = false;
+      const done = {
+        resolve: (v: T): void => {
+          settled = true;
+          stop();
+          resolve(v);
+        },
+        reject: (e: unknown): void => {
+          settled = true;
+          stop();
+          reject(e);
+        },
+      };
+      const stop = watchConnect(this.s, (err) => {
+        if (settled) return;
+        done.reject(err);
+        cancel?.();
+      });
+      this.s.metadata().then((md) => {
+        if (!settled) cancel = start(md, done);
+      }, done.reject);
     });
   }
 }

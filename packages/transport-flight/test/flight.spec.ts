@@ -147,7 +147,7 @@ describe('hostile DoPuts (testdata/flight-dos: found by fuzzing, each crashed or
 });
 
 describe('a server that accepts the connection and never answers', () => {
-  it('the producer (default 10 s) and the consumer reject ERR_CONNECT after connectTimeoutMs, not hang', async () => {
+  it('the producer (default 10 s), the consumer and FlightClient calls reject ERR_CONNECT after connectTimeoutMs, not hang', async () => {
     const sockets: import('node:net').Socket[] = [];
     const hole = createNetServer((s) => sockets.push(s)); // a wrong service on the port, a hung process
     await new Promise<void>((r) => hole.listen(0, '127.0.0.1', r));
@@ -155,13 +155,18 @@ describe('a server that accepts the connection and never answers', () => {
     const started = Date.now();
     const producer = new FlightProducer('127.0.0.1', port);
     const consumer = new FlightConsumer('127.0.0.1', port, { connectTimeoutMs: 300 });
+    const client = new FlightClient('127.0.0.1', port, { connectTimeoutMs: 300 });
     try {
+      const fe = await errorOf(client.getFlightInfo('s'));
+      const le = await errorOf(client.listFlights());
+      expect([fe?.code, le?.code, Date.now() - started < 5000]).toEqual(['ERR_CONNECT', 'ERR_CONNECT', true]);
       const ce = await errorOf(consumer.push(tensor('float32', [2], [1, 2])).then(() => consumer.close()));
       expect([ce?.code, Date.now() - started < 5000]).toEqual(['ERR_CONNECT', true]);
       const pe = await errorOf(producer.next());
       expect([pe?.code, Date.now() - started < 20_000]).toEqual(['ERR_CONNECT', true]);
       expect(pe?.message).toMatch(/connectTimeoutMs/);
     } finally {
+      client.close();
       await producer.close();
       await consumer.close().catch(() => undefined);
       for (const s of sockets) s.destroy();
