@@ -2,7 +2,7 @@ import { type Tensor, tensor } from '@harmonics/core';
 
 /**
  * The ten tensors of the golden `tensors.bin`, built independently from the
- * table in `shared/testdata/cpp-reference/README.md`.
+ * table in `testdata/cpp-reference/README.md`.
  */
 export function expectedGoldenTensors(): Tensor[] {
   const u8 = new Uint8Array(256 * 256);

@@ -36,3 +36,9 @@ export interface Transport {
   producer(target: Target, options: TransportOptions): Promise<Producer>;
   consumer(target: Target, options: TransportOptions): Promise<Consumer>;
 }
+
+/**
+ * The default `connectTimeoutMs` of every network client: 10 s to connect,
+ * handshakes included (TLS, HTTP/2, the WebSocket upgrade).
+ */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;

@@ -1,6 +1,6 @@
 // What FlightProducer and FlightConsumer share: options, the channel, auth.
 import { Client, type ChannelCredentials, type ChannelOptions, Metadata, connectivityState, credentials as grpcCredentials } from '@grpc/grpc-js';
-import { DEFAULT_MAX_MESSAGE_BYTES, HarmonicsError } from '@harmonics/core';
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_MESSAGE_BYTES, HarmonicsError } from '@harmonics/core';
 import { callError } from './errors.js';
 import { decodeBytesField, decodeUtf8 } from './proto.js';
 import { methodPath } from './service.js';
@@ -68,9 +68,6 @@ export interface ClientSettings {
   /** The metadata of a call: the caller's pairs and the bearer token (after the handshake, if any). */
   metadata(): Promise<Metadata>;
 }
-
-/** The default {@link FlightClientOptions.connectTimeoutMs}: 10 s. */
-export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 /**
  * Calls `fail` with `ERR_CONNECT` if the channel is not READY

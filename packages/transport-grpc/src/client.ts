@@ -1,6 +1,6 @@
 // What both clients share: options, the channel, the per-call metadata.
 import { Client, type ChannelCredentials, type ChannelOptions, Metadata, connectivityState, credentials as grpcCredentials } from '@grpc/grpc-js';
-import { DEFAULT_MAX_MESSAGE_BYTES, HarmonicsError } from '@harmonics/core';
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_MESSAGE_BYTES, HarmonicsError } from '@harmonics/core';
 import { TENSOR_DATA_OVERHEAD } from './proto.js';
 
 /** Metadata every call of the TensorService carries (the C++ library's handshake). */
@@ -122,9 +122,6 @@ export function makeClient(host: string, port: number, options: GrpcClientOption
     metadata: options.metadata,
   };
 }
-
-/** The default {@link GrpcClientOptions.connectTimeoutMs}: 10 s. */
-export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 /**
  * Without `timeoutMs`: calls `fail` with `ERR_CONNECT` if the channel is not

@@ -1,6 +1,6 @@
 import { type Socket, connect as netConnect } from 'node:net';
 import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
-import { HarmonicsError } from '@harmonics/core';
+import { DEFAULT_CONNECT_TIMEOUT_MS, HarmonicsError } from '@harmonics/core';
 import { abortError, noop } from '@harmonics/internal';
 import { type Endpoint, connectError, describeEndpoint } from './errors.js';
 import type { OnreadSource } from './onread-source.js';
@@ -29,7 +29,7 @@ export interface Connecting {
  * the address), `ERR_HANDSHAKE` (TLS verification failed) or `ERR_ABORTED`.
  */
 export function startConnect(endpoint: Endpoint, options: ConnectOptions = {}, onread?: OnreadSource): Connecting {
-  const timeoutMs = options.connectTimeoutMs ?? 10_000;
+  const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const target = 'path' in endpoint ? { path: endpoint.path } : { host: endpoint.host, port: endpoint.port };
   const socket: Socket = options.tls
     ? tlsConnect({ ...target, ...options.tls, servername: options.tls.servername ?? ('host' in endpoint ? serverName(endpoint.host) : undefined) })

@@ -92,8 +92,8 @@ export interface WebSocketChannelOptions {
   idleTimeoutMs?: number;
 }
 
-/** The default {@link WebSocketChannelOptions.connectTimeoutMs}: 10 s. */
-export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/** The default {@link WebSocketChannelOptions.connectTimeoutMs}: 10 s (core's, for every network client). */
+export { DEFAULT_CONNECT_TIMEOUT_MS } from '@harmonics/core';
 
 /** Options of a consumer. */
 export interface WebSocketConsumerOptions extends WebSocketChannelOptions {
