@@ -55,7 +55,7 @@ export class MessageBus {
   constructor(options: MessageBusOptions = {}) {
     const capacity = options.capacity ?? Infinity;
     if (!(capacity >= 1)) {
-      throw new HarmonicsError('ERR_PROTOCOL', `MessageBus capacity must be at least 1, got ${capacity}`);
+      throw new HarmonicsError('ERR_INVALID_ARGUMENT', `MessageBus capacity must be at least 1, got ${capacity}`);
     }
     this.capacity = capacity;
     this.endWithLastConsumer = options.endWithLastConsumer ?? true;

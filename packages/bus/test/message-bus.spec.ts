@@ -120,6 +120,6 @@ describe('MessageBus', () => {
   });
 
   it('rejects a capacity below 1', () => {
-    expect(() => new MessageBus({ capacity: 0 })).toThrow(expect.objectContaining({ code: 'ERR_PROTOCOL' }));
+    expect(() => new MessageBus({ capacity: 0 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
   });
 });

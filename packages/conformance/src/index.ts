@@ -5,3 +5,4 @@ export { goldenDir, goldenFile, goldenRecords } from './golden.js';
 export { expectedGoldenTensors } from './golden-values.js';
 export { codeOf, codeOfSync, errorOf, errorOfSync } from './errors.js';
 export type { CaughtError } from './errors.js';
+export { FreezableProxy } from './proxy.js';

@@ -17,7 +17,8 @@ export type ErrorCode =
   | 'ERR_ABORTED'
   | 'ERR_UNSUPPORTED_SCHEME'
   | 'ERR_TRANSPORT_NOT_INSTALLED'
-  | 'ERR_PROTOCOL';
+  | 'ERR_PROTOCOL'
+  | 'ERR_INVALID_ARGUMENT';
 
 // Transports bundle core's building blocks (@harmonics/internal) at build
 // time, so an error may come from a copy of this class: `instanceof` checks a
@@ -62,4 +63,17 @@ export function closedError(what: string): HarmonicsError {
 /** The rejection for a record or message over the configured limit. */
 export function tooLargeError(what: string, bytes: number, limit: number): HarmonicsError {
   return new HarmonicsError('ERR_TOO_LARGE', `${what} of ${bytes} bytes exceeds maxMessageBytes (${limit}); raise it with { maxMessageBytes }`);
+}
+
+/** The rejection for a bad option or argument, thrown at the call: `ERR_INVALID_ARGUMENT`. */
+export function invalidArgument(message: string): HarmonicsError {
+  return new HarmonicsError('ERR_INVALID_ARGUMENT', message);
+}
+
+/** Throw `ERR_INVALID_ARGUMENT` unless `value` (when given) is a finite number above 0 (or at least 0 with `allowZero`). */
+export function checkPositive(name: string, value: unknown, allowZero = false): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (value === 0 && !allowZero)) {
+    throw invalidArgument(`${name} must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${String(value)}`);
+  }
 }

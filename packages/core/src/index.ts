@@ -20,6 +20,7 @@ export type { DecodeOptions, EncodeOptions } from './codec.js';
 export { FrameDecoder } from './frame-decoder.js';
 export type { FrameDecoderOptions } from './frame-decoder.js';
 export type { AbortOptions, Consumer, Producer } from './contract.js';
+export type { ConnectionOptions, ListeningServer, ServerCloseOptions } from './options.js';
 export { DEFAULT_CONNECT_TIMEOUT_MS } from './transport.js';
 export type { Target, Transport, TransportOptions } from './transport.js';
 export { BaseConsumer, BaseProducer } from './base.js';

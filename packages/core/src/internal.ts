@@ -6,7 +6,7 @@ export { allocAligned, MAX_SLAB_ALLOCATION } from './slab.js';
 export type { RecordHeader } from './codec.js';
 export { checkBool } from './tensor.js';
 export { raceSignals, throwIfAborted, noop } from './abort.js';
-export { abortError, closedError, tooLargeError } from './errors.js';
+export { abortError, checkPositive, closedError, invalidArgument, tooLargeError } from './errors.js';
 export { Ring } from './ring.js';
 export { AcceptQueue } from './accept-queue.js';
 export { applyParams } from './target-params.js';

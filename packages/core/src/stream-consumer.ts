@@ -155,7 +155,7 @@ export class StreamConsumer extends BaseConsumer {
     this.endMarker = options.endMarker === true && this.prefix;
     this.highWaterMark = options.highWaterMark ?? DEFAULT_STREAM_HIGH_WATER_MARK;
     if (!(this.highWaterMark > 0))
-      throw new HarmonicsError('ERR_PROTOCOL', `highWaterMark must be a positive number of bytes, got ${options.highWaterMark}`);
+      throw new HarmonicsError('ERR_INVALID_ARGUMENT', `highWaterMark must be a positive number of bytes, got ${options.highWaterMark}`);
     this.batch = new Uint8Array(this.batchBytes);
     if (typeof (sink as WritableStream<Uint8Array>).getWriter === 'function') {
       const writer = (sink as WritableStream<Uint8Array>).getWriter();

@@ -7,7 +7,7 @@ export type ParamKind = 'flag' | 'integer' | 'number' | 'string';
 /**
  * The caller's options with the target's query parameters applied on top,
  * each read as `spec` says. An unknown parameter or a bad value throws
- * `ERR_UNSUPPORTED_SCHEME` naming the target and the parameters it takes.
+ * `ERR_INVALID_ARGUMENT` naming the target and the parameters it takes.
  */
 export function applyParams<T = Record<string, unknown>>(target: Target, options: TransportOptions, spec: Readonly<Record<string, ParamKind>>): T {
   const out: Record<string, unknown> = { ...options };
@@ -16,7 +16,7 @@ export function applyParams<T = Record<string, unknown>>(target: Target, options
     if (kind === undefined) {
       const known = Object.keys(spec);
       throw new HarmonicsError(
-        'ERR_UNSUPPORTED_SCHEME',
+        'ERR_INVALID_ARGUMENT',
         `${target.href}: unknown parameter "${name}"; ${target.scheme}: targets take ${known.length > 0 ? known.join(', ') : 'no parameters'}`,
       );
     }
@@ -27,7 +27,7 @@ export function applyParams<T = Record<string, unknown>>(target: Target, options
 
 function readParam(target: Target, name: string, raw: string, kind: ParamKind): unknown {
   const bad = (expected: string): HarmonicsError =>
-    new HarmonicsError('ERR_UNSUPPORTED_SCHEME', `${target.href}: parameter ${name}=${JSON.stringify(raw)} is not ${expected}`);
+    new HarmonicsError('ERR_INVALID_ARGUMENT', `${target.href}: parameter ${name}=${JSON.stringify(raw)} is not ${expected}`);
   switch (kind) {
     case 'flag':
       if (raw === '' || raw === 'true' || raw === '1') return true;

@@ -44,7 +44,7 @@ export const fileTransport: Transport = {
     const o = applyParams<ProducerParams>(target, options, PRODUCER_PARAMS);
     const following = o.follow === true || o.idleTimeoutMs !== undefined || o.pollIntervalMs !== undefined;
     if (!following) return new FileProducer(target.path!, o);
-    if (o.loop === true) throw new HarmonicsError('ERR_UNSUPPORTED_SCHEME', `${target.href}: loop and follow do not combine; pick one`);
+    if (o.loop === true) throw new HarmonicsError('ERR_INVALID_ARGUMENT', `${target.href}: loop and follow do not combine; pick one`);
     return new StreamingFileProducer(target.path!, { ...o, follow: o.follow ?? true });
   },
 

@@ -7,15 +7,15 @@ export function targetUrl(hostOrUrl: string, port: number | undefined, path: str
     try {
       url = new URL(hostOrUrl);
     } catch {
-      throw new HarmonicsError('ERR_UNSUPPORTED_SCHEME', `"${hostOrUrl}" is not a valid URL; expected ws://HOST:PORT/PATH or wss://…`);
+      throw new HarmonicsError('ERR_INVALID_ARGUMENT', `"${hostOrUrl}" is not a valid URL; expected ws://HOST:PORT/PATH or wss://…`);
     }
     if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
-      throw new HarmonicsError('ERR_UNSUPPORTED_SCHEME', `"${hostOrUrl}": WebSocket URLs start with ws:// or wss://, not ${url.protocol}//`);
+      throw new HarmonicsError('ERR_INVALID_ARGUMENT', `"${hostOrUrl}": WebSocket URLs start with ws:// or wss://, not ${url.protocol}//`);
     }
     return url.href;
   }
   if (port === undefined || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new HarmonicsError('ERR_CONNECT', `port must be an integer from 1 to 65535, got ${port}`);
+    throw new HarmonicsError('ERR_INVALID_ARGUMENT', `port must be an integer from 1 to 65535, got ${port}`);
   }
   const host = hostOrUrl.includes(':') && !hostOrUrl.startsWith('[') ? `[${hostOrUrl}]` : hostOrUrl;
   const p = path === undefined || path === '' ? '/' : path.startsWith('/') ? path : `/${path}`;

@@ -31,8 +31,9 @@ const LOADERS: LoaderTable = {
  * `wss://…`, `flight:HOST:PORT[/STREAM]`, or the `scheme://` spelling of
  * each. The scheme's package is imported on first use.
  *
- * Errors: `ERR_UNSUPPORTED_SCHEME` (unknown scheme, malformed target or
- * parameter), `ERR_TRANSPORT_NOT_INSTALLED` (the scheme's package is missing;
+ * Errors: `ERR_UNSUPPORTED_SCHEME` (unknown scheme, malformed target),
+ * `ERR_INVALID_ARGUMENT` (an unknown parameter or a bad value),
+ * `ERR_TRANSPORT_NOT_INSTALLED` (the scheme's package is missing;
  * the message names it), and whatever the transport's constructor throws.
  */
 export function makeProducer(target: string, options: MakeOptions = {}): Promise<Producer> {

@@ -86,14 +86,14 @@ describe('file:', () => {
     expect(await follower.next()).toBeUndefined(); // idle for 300 ms: the end
   });
 
-  it('a missing file is ERR_CONNECT; loop with follow, or an unknown parameter, is ERR_UNSUPPORTED_SCHEME', async () => {
+  it('a missing file is ERR_CONNECT; loop with follow, or an unknown parameter, is ERR_INVALID_ARGUMENT', async () => {
     const p = await makeProducer(`file:${join(dir, 'nope.bin')}`);
     expect(await codeOf(p.next())).toBe('ERR_CONNECT');
-    expect(await codeOf(makeProducer(`file:${join(dir, 'x.bin')}?loop&follow`))).toBe('ERR_UNSUPPORTED_SCHEME');
+    expect(await codeOf(makeProducer(`file:${join(dir, 'x.bin')}?loop&follow`))).toBe('ERR_INVALID_ARGUMENT');
     const err = await errorOf(makeProducer(`file:${join(dir, 'x.bin')}?lopo`));
-    expect(err?.code).toBe('ERR_UNSUPPORTED_SCHEME');
+    expect(err?.code).toBe('ERR_INVALID_ARGUMENT');
     expect(err?.message).toMatch(/unknown parameter "lopo"; file: targets take maxMessageBytes, loop, follow/);
-    expect(await codeOf(makeConsumer(`file:${join(dir, 'x.bin')}?append=maybe`))).toBe('ERR_UNSUPPORTED_SCHEME');
+    expect(await codeOf(makeConsumer(`file:${join(dir, 'x.bin')}?append=maybe`))).toBe('ERR_INVALID_ARGUMENT');
   });
 });
 
@@ -167,7 +167,7 @@ describe('socket:FD', () => {
   }, 30_000);
 
   it('?listen does not apply to a descriptor', async () => {
-    expect(await codeOf(makeProducer('socket:3?listen'))).toBe('ERR_UNSUPPORTED_SCHEME');
+    expect(await codeOf(makeProducer('socket:3?listen'))).toBe('ERR_INVALID_ARGUMENT');
   });
 });
 
@@ -244,8 +244,8 @@ describe('flight:', () => {
     expectSameList(got, everyDtypeSamples());
   });
 
-  it('an unknown parameter is ERR_UNSUPPORTED_SCHEME', async () => {
-    expect(await codeOf(makeProducer('flight:127.0.0.1:8815?batchRows=4'))).toBe('ERR_UNSUPPORTED_SCHEME');
+  it('an unknown parameter is ERR_INVALID_ARGUMENT', async () => {
+    expect(await codeOf(makeProducer('flight:127.0.0.1:8815?batchRows=4'))).toBe('ERR_INVALID_ARGUMENT');
   });
 });
 
@@ -271,7 +271,7 @@ describe('ws: and wss:', () => {
     const p = await makeProducer(`ws://127.0.0.1:${port}/wrong`);
     expect(await codeOf(p.next())).toBe('ERR_HANDSHAKE');
     await made.close();
-    expect(await codeOf(makeProducer('wss://127.0.0.1:0/x?listen'))).toBe('ERR_UNSUPPORTED_SCHEME');
+    expect(await codeOf(makeProducer('wss://127.0.0.1:0/x?listen'))).toBe('ERR_INVALID_ARGUMENT');
   });
 });
 
