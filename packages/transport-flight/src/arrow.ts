@@ -3,8 +3,8 @@
 // field metadata ARROW:extension:name / ARROW:extension:metadata {"shape": …}).
 // apache-arrow encodes and decodes the flatbuffer messages (Schema,
 // RecordBatch); the tensor bytes never pass through it.
-import { type DType, type Tensor, type TypedArray, HarmonicsError, MAX_NDIM, dtypeInfo, elementCount } from '@harmonics/core';
-import { allocAligned, checkBool } from '@harmonics/internal';
+import { type DType, type Tensor, type TypedArray, HarmonicsError, MAX_NDIM, dtypeInfo, elementCount, recordHeaderLength } from '@harmonics/core';
+import { allocAligned, checkBool, tooLargeError } from '@harmonics/internal';
 import {
   type DataType,
   Field,
@@ -382,7 +382,19 @@ export class BatchDecoder {
   private lastHeader: Uint8Array | undefined;
   private lastInfo: BatchInfo | undefined;
 
-  constructor(readonly layout: TensorLayout) {}
+  /**
+   * @throws HarmonicsError `ERR_TOO_LARGE` when one tensor of this layout,
+   *   as a DESIGN §4 record, is over `maxMessageBytes`: refused at the schema,
+   *   before any batch is read.
+   */
+  constructor(
+    readonly layout: TensorLayout,
+    maxMessageBytes: number,
+  ) {
+    const record = recordHeaderLength(layout.shape.length) + layout.rowBytes;
+    if (record > maxMessageBytes)
+      throw tooLargeError(`a tensor of shape [${layout.shape.join(', ')}] (${layout.dtype}) as a record`, record, maxMessageBytes);
+  }
 
   /**
    * The tensors in one record batch, in row order: views of `body` where its

@@ -1,6 +1,7 @@
 // What FlightProducer and FlightConsumer share: options, the channel, auth.
 import { Client, type ChannelCredentials, type ChannelOptions, Metadata, connectivityState, credentials as grpcCredentials } from '@grpc/grpc-js';
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_MESSAGE_BYTES, HarmonicsError } from '@harmonics/core';
+import { checkPositive, invalidArgument } from '@harmonics/internal';
 import { callError } from './errors.js';
 import { decodeBytesField, decodeUtf8 } from './proto.js';
 import { methodPath } from './service.js';
@@ -11,6 +12,18 @@ export const DEFAULT_STREAM = 'tensors';
 export const WRITER_KEY = 'harmonics-writer';
 /** The DoAction with which a writer says it is done (body: JSON {"stream", "writer"}). */
 export const END_ACTION = 'harmonics.end-writer';
+/**
+ * Clients' default {@link FlightClientOptions.keepAliveMs}: 5 minutes, the
+ * shortest interval gRPC C-core servers (pyarrow's, Arrow C++'s) accept
+ * without data in between; more often, they answer with GOAWAY
+ * `too_many_pings` and drop the connection.
+ */
+export const DEFAULT_CLIENT_KEEPALIVE_MS = 300_000;
+/** The server's default keepalive: a ping to each client after 20 s of quiet (clients do not police pings). */
+export const DEFAULT_SERVER_KEEPALIVE_MS = 20_000;
+/** How long a keepalive ping may go unanswered before the connection is dropped, by default. */
+export const DEFAULT_KEEPALIVE_TIMEOUT_MS = 20_000;
+
 /** Default HTTP/2 flow-control window (stream and connection): 16 MiB instead of 64 KiB. */
 export const DEFAULT_FLOW_CONTROL_WINDOW = 16 * 1024 * 1024;
 
@@ -29,8 +42,26 @@ export interface FlightClientTls {
 export interface FlightClientOptions {
   /** The stream (descriptor path, and default ticket). Default `'tensors'`. */
   stream?: string;
-  /** Largest message sent or received, in bytes. Default 256 MiB (gRPC's default is 4 MiB). */
+  /**
+   * Largest tensor sent or received, counted as its DESIGN §4 record (header
+   * and data): a bigger one is `ERR_TOO_LARGE` before anything is sent, and
+   * a stream whose schema announces bigger ones is refused at the schema.
+   * Default 256 MiB (gRPC's default is 4 MiB).
+   */
+  maxMessageBytes?: number;
+  /** @deprecated The old name of {@link maxMessageBytes}; removed in the next minor release. */
   maxMessageSize?: number;
+  /**
+   * Send an HTTP/2 ping when the connection has been quiet this long, and
+   * drop it (`ERR_CONNECTION_LOST`) when the ping is not answered within
+   * `keepAliveTimeoutMs`: a server that vanished without closing is noticed
+   * within `keepAliveMs + keepAliveTimeoutMs`. Default 300 000 (5 min:
+   * gRPC C-core servers such as pyarrow's refuse pings more often); lower it
+   * against a {@link TensorFlightServer}. 0 turns keepalive off.
+   */
+  keepAliveMs?: number;
+  /** How long a keepalive ping may go unanswered. Default 20 000. */
+  keepAliveTimeoutMs?: number;
   /** TLS; shorthand for `credentials`. */
   tls?: FlightClientTls;
   /** gRPC channel credentials; default insecure (unless `tls` is given). */
@@ -63,7 +94,7 @@ export interface ClientSettings {
   client: Client;
   target: string;
   stream: string;
-  maxMessageSize: number;
+  maxMessageBytes: number;
   connectTimeoutMs: number;
   /** The metadata of a call: the caller's pairs and the bearer token (after the handshake, if any). */
   metadata(): Promise<Metadata>;
@@ -94,34 +125,44 @@ export function formatTarget(host: string, port: number): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-export function checkPositive(name: string, value: number | undefined): void {
-  if (value !== undefined && !(Number.isFinite(value) && value > 0)) {
-    throw new HarmonicsError('ERR_PROTOCOL', `${name} must be a positive number, got ${value}`);
-  }
+/** `maxMessageBytes`, or the deprecated `maxMessageSize`, checked; the default when neither is given. */
+export function maxMessageBytesOf(options: { maxMessageBytes?: number; maxMessageSize?: number }): number {
+  checkPositive('maxMessageBytes', options.maxMessageBytes);
+  checkPositive('maxMessageSize', options.maxMessageSize);
+  return options.maxMessageBytes ?? options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_BYTES;
+}
+
+/** grpc-js keepalive options for `keepAliveMs` / `keepAliveTimeoutMs` (0: none). */
+export function keepAliveOptions(keepAliveMs: number | undefined, timeoutMs: number | undefined, fallback: number): ChannelOptions {
+  checkPositive('keepAliveMs', keepAliveMs, true);
+  checkPositive('keepAliveTimeoutMs', timeoutMs);
+  const every = keepAliveMs ?? fallback;
+  if (every === 0) return {};
+  return { 'grpc.keepalive_time_ms': every, 'grpc.keepalive_timeout_ms': timeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS };
 }
 
 export function checkStream(stream: string | undefined): string {
   const s = stream ?? DEFAULT_STREAM;
   if (typeof s !== 'string' || s === '') {
-    throw new HarmonicsError('ERR_PROTOCOL', `stream must be a non-empty string, got ${JSON.stringify(stream)}`);
+    throw invalidArgument(`stream must be a non-empty string, got ${JSON.stringify(stream)}`);
   }
   return s;
 }
 
 export function makeClient(host: string, port: number, options: FlightClientOptions = {}): ClientSettings {
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new HarmonicsError('ERR_CONNECT', `port must be an integer from 1 to 65535, got ${port}`);
+    throw invalidArgument(`port must be an integer from 1 to 65535, got ${port}`);
   }
-  checkPositive('maxMessageSize', options.maxMessageSize);
+  const maxMessageBytes = maxMessageBytesOf(options);
   checkPositive('connectTimeoutMs', options.connectTimeoutMs);
   const stream = checkStream(options.stream);
-  const maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_BYTES;
   const target = formatTarget(host, port);
   const channelOptions: ChannelOptions = {
     // Flight messages add a few hundred bytes of framing to the tensors.
-    'grpc.max_receive_message_length': maxMessageSize + 64 * 1024,
-    'grpc.max_send_message_length': maxMessageSize + 64 * 1024,
+    'grpc.max_receive_message_length': maxMessageBytes + 64 * 1024,
+    'grpc.max_send_message_length': maxMessageBytes + 64 * 1024,
     'grpc-node.flow_control_window': options.flowControlWindow ?? DEFAULT_FLOW_CONTROL_WINDOW,
+    ...keepAliveOptions(options.keepAliveMs, options.keepAliveTimeoutMs, DEFAULT_CLIENT_KEEPALIVE_MS),
     // One HTTP/2 connection per client: grpc-js would otherwise share one
     // between a producer and a consumer of the same server, and large
     // messages both ways over one Node http2 connection with large windows
@@ -157,7 +198,7 @@ export function makeClient(host: string, port: number, options: FlightClientOpti
     client,
     target,
     stream,
-    maxMessageSize,
+    maxMessageBytes,
     connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     async metadata() {
       const md = new Metadata();

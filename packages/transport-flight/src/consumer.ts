@@ -1,19 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { ClientDuplexStream, StatusObject } from '@grpc/grpc-js';
 import { status as Status } from '@grpc/grpc-js';
-import { type AbortOptions, BaseConsumer, HarmonicsError, type Tensor, tensorBytes } from '@harmonics/core';
-import { Ring, abortError, checkBool, checkTensorData, closedError, noop, tooLargeError } from '@harmonics/internal';
+import { type AbortOptions, BaseConsumer, HarmonicsError, type Tensor, encodedByteLength, recordHeaderLength, tensorBytes } from '@harmonics/core';
+import { Ring, abortError, checkBool, checkPositive, checkTensorData, closedError, noop, tooLargeError } from '@harmonics/internal';
 import { type SendLayout, batchHeader } from './arrow.js';
-import {
-  type ClientSettings,
-  END_ACTION,
-  type FlightClientOptions,
-  WRITER_KEY,
-  checkPositive,
-  checkStream,
-  makeClient,
-  watchConnect,
-} from './client.js';
+import { type ClientSettings, END_ACTION, type FlightClientOptions, WRITER_KEY, checkStream, makeClient, watchConnect } from './client.js';
 import { callError, withErrorCode } from './errors.js';
 import { type DirectStream, directWrites, waitForClientStream, writeMessage } from './direct.js';
 import { LazyFlightData, flightData } from './flight-data.js';
@@ -50,9 +41,6 @@ export interface LocalFlightOptions {
   stream?: string;
 }
 
-/** Bytes of framing a FlightData adds to the tensors (header flatbuffer, protobuf tags); checked against maxMessageSize. */
-const FRAMING_ALLOWANCE = 1024;
-
 interface PutCall {
   stream: ClientDuplexStream<Buffer, Buffer>;
   /** The HTTP/2 stream the messages of this call are written to directly, or undefined (through grpc-js). */
@@ -71,7 +59,7 @@ interface Batch {
   layout: SendLayout;
   buf: Uint8Array;
   rows: number;
-  /** Rows this batch takes: batchRows, fewer when they would pass MAX_BATCH_BYTES or maxMessageSize. */
+  /** Rows this batch takes: batchRows, fewer when they would pass MAX_BATCH_BYTES or maxMessageBytes. */
   capacity: number;
 }
 
@@ -143,8 +131,9 @@ class LocalConsumer implements ConsumerImpl {
   async push(t: Tensor, signal: AbortSignal | undefined): Promise<void> {
     const info = checkTensorData(t);
     if (t.dtype === 'bool') checkBool(t.data as Uint8Array);
-    const max = this.server.maxMessageSize;
-    if (t.data.byteLength > max) throw tooLargeError('tensor', t.data.byteLength, max);
+    const max = this.server.maxMessageBytes;
+    const record = encodedByteLength(t);
+    if (record > max) throw tooLargeError('tensor record', record, max);
     // The copy (the caller may reuse its tensor), in the dtype's own typed array.
     const data = new info.array(t.data.length);
     new Uint8Array(data.buffer).set(tensorBytes(t));
@@ -189,8 +178,8 @@ class NetworkConsumer implements ConsumerImpl {
       checkTensorData(t);
       if (t.dtype === 'bool') checkBool(t.data as Uint8Array);
       layout = this.layoutOf(t);
-      const size = layout.rowBytes + FRAMING_ALLOWANCE;
-      if (size > this.s.maxMessageSize) throw tooLargeError('Flight message', size, this.s.maxMessageSize);
+      const record = recordHeaderLength(t.shape.length) + layout.rowBytes;
+      if (record > this.s.maxMessageBytes) throw tooLargeError('tensor record', record, this.s.maxMessageBytes);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -228,7 +217,7 @@ class NetworkConsumer implements ConsumerImpl {
     let flushFirst: Promise<void> | undefined;
     if (this.batch !== undefined && this.batch.layout.key !== layout.key) flushFirst = this.flushBatch();
     if (this.batch === undefined) {
-      const limit = Math.min(MAX_BATCH_BYTES, this.s.maxMessageSize - FRAMING_ALLOWANCE);
+      const limit = Math.min(MAX_BATCH_BYTES, this.s.maxMessageBytes);
       const capacity = layout.rowBytes === 0 ? this.batchRows : Math.max(1, Math.min(this.batchRows, Math.floor(limit / layout.rowBytes)));
       this.batch = { layout, buf: new Uint8Array(layout.rowBytes * capacity), rows: 0, capacity };
     }

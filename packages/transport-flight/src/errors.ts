@@ -46,7 +46,7 @@ function mapStatus(code: Status, details: string, established: boolean): [ErrorC
     case Status.PERMISSION_DENIED:
       return ['ERR_HANDSHAKE', ' (check the token, or the username and password of the handshake)'];
     case Status.RESOURCE_EXHAUSTED:
-      return ['ERR_TOO_LARGE', ' (raise maxMessageSize on both sides)'];
+      return ['ERR_TOO_LARGE', ' (raise maxMessageBytes on both sides)'];
     case Status.DEADLINE_EXCEEDED:
       return ['ERR_TIMEOUT', ''];
     case Status.UNIMPLEMENTED:

@@ -216,7 +216,7 @@ class NetworkProducer implements ProducerImpl {
         const fd = parseFlightData(msg);
         if (fd.header.length === 0) continue; // app_metadata only
         if (this.decoder === undefined) {
-          this.decoder = new BatchDecoder(receiveLayout(fd.header, this.column));
+          this.decoder = new BatchDecoder(receiveLayout(fd.header, this.column), this.s.maxMessageBytes);
           continue;
         }
         const tensors = this.decoder.decode(fd.header, fd.body);

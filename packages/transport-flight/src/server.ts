@@ -11,10 +11,27 @@ import {
   type sendUnaryData,
   status as Status,
 } from '@grpc/grpc-js';
-import { type AbortOptions, DEFAULT_MAX_MESSAGE_BYTES, HarmonicsError, type Tensor, tensorBytes } from '@harmonics/core';
-import { Ring, abortError, closedError, tooLargeError } from '@harmonics/internal';
+import {
+  type AbortOptions,
+  HarmonicsError,
+  type ListeningServer,
+  type ServerCloseOptions,
+  type Tensor,
+  encodedByteLength,
+  tensorBytes,
+} from '@harmonics/core';
+import { Ring, abortError, checkPositive, closedError, tooLargeError } from '@harmonics/internal';
 import { BatchDecoder, batchHeader, receiveLayout } from './arrow.js';
-import { DEFAULT_FLOW_CONTROL_WINDOW, DEFAULT_STREAM, END_ACTION, WRITER_KEY, checkPositive, formatTarget } from './client.js';
+import {
+  DEFAULT_FLOW_CONTROL_WINDOW,
+  DEFAULT_SERVER_KEEPALIVE_MS,
+  DEFAULT_STREAM,
+  END_ACTION,
+  WRITER_KEY,
+  formatTarget,
+  keepAliveOptions,
+  maxMessageBytesOf,
+} from './client.js';
 import { CONTINUES_KEY, SHUTTING_DOWN, statusMetadata } from './errors.js';
 import { LazyFlightData, flightData, parseFlightData } from './flight-data.js';
 import { cachedLayout } from './layouts.js';
@@ -67,7 +84,14 @@ export interface TensorFlightServerOptions {
    * ticket's UTF-8 bytes are the name (what our FlightInfo endpoints carry).
    */
   resolveTicket?: (ticket: Uint8Array) => string | undefined | Promise<string | undefined>;
-  /** Largest tensor (data bytes) accepted, locally or in a received message. Default 256 MiB (gRPC's own default is 4 MiB). */
+  /**
+   * Largest tensor accepted, locally or in a DoPut, counted as its DESIGN §4
+   * record (header and data); a DoPut whose schema announces bigger tensors
+   * is refused at the schema (`RESOURCE_EXHAUSTED`, `ERR_TOO_LARGE`).
+   * Default 256 MiB (gRPC's own default is 4 MiB).
+   */
+  maxMessageBytes?: number;
+  /** @deprecated The old name of {@link maxMessageBytes}; removed in the next minor release. */
   maxMessageSize?: number;
 }
 
@@ -110,6 +134,22 @@ export interface TensorFlightListenOptions extends TensorFlightServerOptions {
    * when the call is not the plain one it expects (e.g. with interceptors).
    */
   directWrites?: boolean;
+  /**
+   * Ping each client after this many ms of quiet and drop its connection when
+   * the ping goes unanswered for `keepAliveTimeoutMs`: the calls of a client
+   * that vanished without closing end (its DoPut counts as broken off, its
+   * DoGet stops taking tensors). Default 20 000; 0 turns it off.
+   */
+  keepAliveMs?: number;
+  /** How long a keepalive ping may go unanswered. Default 20 000. */
+  keepAliveTimeoutMs?: number;
+  /**
+   * A DoGet for a stream that no writer has created (nor `createStream`)
+   * waits this long for a writer to come, then ends with NOT_FOUND, as
+   * GetFlightInfo answers for it; readers may start before writers, but a
+   * mistyped stream name is not waited on forever. Default 30 000.
+   */
+  unknownStreamTimeoutMs?: number;
   /** Further grpc-js server options. */
   serverOptions?: ServerOptions;
 }
@@ -149,7 +189,7 @@ const ACTIONS: [string, string][] = [
  * when it completes, a FlightConsumer when it closes (it may use several
  * DoPuts, one per schema).
  */
-export class TensorFlightServer {
+export class TensorFlightServer implements ListeningServer {
   private readonly streams = new Map<string, TensorStream>();
   private readonly calls = new Set<ActiveCall>();
   private grpc: Server | undefined;
@@ -159,15 +199,13 @@ export class TensorFlightServer {
   readonly maxQueuedBytes: number;
   private readonly retainDefault: boolean;
   private readonly resolveTicketHook: TensorFlightServerOptions['resolveTicket'];
-  /** The port a networked server listens on (undefined in memory). */
-  port: number | undefined;
-  host: string | undefined;
-  readonly maxMessageSize: number;
+  private listening: { port: number; host: string } | undefined;
+  /** The largest tensor record taken or sent. */
+  readonly maxMessageBytes: number;
 
   constructor(options: TensorFlightServerOptions = {}) {
     checkPositive('capacity', options.capacity);
-    checkPositive('maxMessageSize', options.maxMessageSize);
-    this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.maxMessageBytes = maxMessageBytesOf(options);
     checkPositive('maxQueuedBytes', options.maxQueuedBytes);
     this.capacity = options.capacity ?? 1024;
     this.maxQueuedBytes = options.maxQueuedBytes ?? 256 * 1024 * 1024;
@@ -175,16 +213,28 @@ export class TensorFlightServer {
     this.resolveTicketHook = options.resolveTicket;
   }
 
+  /** The port a networked server listens on; `undefined` for one in memory. */
+  get port(): number | undefined {
+    return this.listening?.port;
+  }
+
+  /** The host a networked server is bound to; `undefined` for one in memory. */
+  get host(): string | undefined {
+    return this.listening?.host;
+  }
+
   /** Start a networked server; resolves once it listens (`.port` is then set). */
   static async listen(options: TensorFlightListenOptions = {}): Promise<TensorFlightServer> {
+    checkPositive('unknownStreamTimeoutMs', options.unknownStreamTimeoutMs);
     const server = new TensorFlightServer(options);
-    const maxMessageSize = server.maxMessageSize;
+    const maxMessageBytes = server.maxMessageBytes;
     const window = options.flowControlWindow ?? DEFAULT_FLOW_CONTROL_WINDOW;
     const host = options.host ?? '127.0.0.1';
     const grpc = new Server({
       // Flight messages add a few hundred bytes of framing to the tensors.
-      'grpc.max_receive_message_length': maxMessageSize + 64 * 1024,
+      'grpc.max_receive_message_length': maxMessageBytes + 64 * 1024,
       'grpc.max_send_message_length': -1,
+      ...keepAliveOptions(options.keepAliveMs, options.keepAliveTimeoutMs, DEFAULT_SERVER_KEEPALIVE_MS),
       ...options.serverOptions,
     });
     setServerWindow(grpc, window);
@@ -205,8 +255,7 @@ export class TensorFlightServer {
       });
     });
     server.grpc = grpc;
-    server.port = port;
-    server.host = host;
+    server.listening = { port, host };
     grpc.addService(flightService(), server.handlers(options));
     applyWindowToSessions(grpc, window);
     return server;
@@ -226,9 +275,14 @@ export class TensorFlightServer {
         throw new HarmonicsError('ERR_PROTOCOL', `stream ${JSON.stringify(name)} exists already with retain: ${existing.retain}`);
       }
       if (existing.total === 0 && options.retain !== undefined && options.retain !== existing.retain) this.streams.delete(name);
-      else return describe(existing);
+      else {
+        existing.known = true;
+        return describe(existing);
+      }
     }
-    return describe(this.stream(name, options.retain));
+    const created = this.stream(name, options.retain);
+    created.known = true;
+    return describe(created);
   }
 
   /** The streams and what they hold. */
@@ -239,10 +293,11 @@ export class TensorFlightServer {
   /**
    * Append a tensor to a stream (by reference: do not modify it afterwards);
    * waits while a queue stream is full.
-   * @throws HarmonicsError `ERR_CLOSED` once the server closed; `ERR_TOO_LARGE` over maxMessageSize.
+   * @throws HarmonicsError `ERR_CLOSED` once the server closed; `ERR_TOO_LARGE` over maxMessageBytes.
    */
   async putTensor(t: Tensor, options: { stream?: string } & AbortOptions = {}): Promise<void> {
-    if (t.data.byteLength > this.maxMessageSize) throw tooLargeError('tensor', t.data.byteLength, this.maxMessageSize);
+    const record = encodedByteLength(t);
+    if (record > this.maxMessageBytes) throw tooLargeError('tensor record', record, this.maxMessageBytes);
     const s = this.stream(options.stream ?? DEFAULT_STREAM);
     const signal = options.signal;
     while (true) {
@@ -293,10 +348,14 @@ export class TensorFlightServer {
    * Close: end every stream (readers drain them), stop accepting calls, and
    * after `timeoutMs` (default 2 s) end the calls still running.
    */
-  close(options: { timeoutMs?: number } = {}): Promise<void> {
+  close(options: ServerCloseOptions = {}): Promise<void> {
     if (this.closing !== undefined) return this.closing;
     this.closing = this.shutdown(options.timeoutMs ?? 2000);
     return this.closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 
   private async shutdown(timeoutMs: number): Promise<void> {
@@ -535,7 +594,7 @@ export class TensorFlightServer {
         }
         if (fd.header.length === 0) return; // app_metadata only
         if (decoder === undefined) {
-          decoder = new BatchDecoder(receiveLayout(fd.header));
+          decoder = new BatchDecoder(receiveLayout(fd.header), this.maxMessageBytes);
           return;
         }
         const key = decoder.layout.key;
@@ -572,9 +631,11 @@ export class TensorFlightServer {
     let stream: TensorStream | undefined;
     let reader: StreamReader | undefined;
     let sentKey: string | undefined;
+    let unknownTimer: ReturnType<typeof setTimeout> | undefined;
     const finish = (code: Status, details: string, errorCode?: string, trailers?: Record<string, string>): void => {
       if (done) return;
       done = true;
+      clearTimeout(unknownTimer);
       this.calls.delete(active);
       cancelItem?.();
       cancelItem = undefined;
@@ -657,6 +718,7 @@ export class TensorFlightServer {
     };
     call.on('cancelled', () => {
       done = true;
+      clearTimeout(unknownTimer);
       this.calls.delete(active);
       cancelItem?.();
     });
@@ -671,9 +733,19 @@ export class TensorFlightServer {
       .then(
         (name) => {
           if (done) return;
-          stream = this.stream(name);
-          reader = stream.newReader();
+          const s = (stream = this.stream(name));
+          reader = s.newReader();
           call.sendMetadata(new Metadata());
+          if (!s.known && s.total === 0) {
+            const waitMs = options.unknownStreamTimeoutMs ?? 30_000;
+            unknownTimer = setTimeout(() => {
+              if (s.known || s.total > 0) return;
+              finish(
+                Status.NOT_FOUND,
+                `no stream named ${JSON.stringify(name)}: no writer came within ${waitMs} ms (unknownStreamTimeoutMs); check the ticket or stream name`,
+              );
+            }, waitMs);
+          }
           pump();
         },
         (err: unknown) => {

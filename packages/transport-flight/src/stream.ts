@@ -40,6 +40,8 @@ export class TensorStream {
   last: (Pick<Tensor, 'dtype' | 'shape'> & { key: string }) | undefined;
   /** Tensors ever put (a retained stream's length; a queue's total throughput). */
   total = 0;
+  /** A writer has come, or the stream was created on purpose (`createStream`): not one only readers asked for. */
+  known = false;
 
   constructor(
     readonly name: string,
@@ -139,6 +141,7 @@ export class TensorStream {
   attach(session?: string): void {
     if (session !== undefined) this.sessions.add(session);
     else this.writers++;
+    this.known = true;
     if (this.state === 'ended') {
       this.state = 'open';
       this.failure = undefined;

@@ -9,6 +9,9 @@ const COMMON: Record<string, ParamKind> = {
   maxMessageBytes: 'integer',
   maxMessageSize: 'integer',
   flowControlWindow: 'integer',
+  connectTimeoutMs: 'number',
+  keepAliveMs: 'number',
+  keepAliveTimeoutMs: 'number',
   token: 'string',
   listen: 'flag',
   closeTimeoutMs: 'number',
@@ -17,8 +20,6 @@ const PRODUCER_PARAMS: Record<string, ParamKind> = { ...COMMON, ticket: 'string'
 const CONSUMER_PARAMS: Record<string, ParamKind> = { ...COMMON, batchRows: 'integer', highWaterMark: 'integer' };
 
 interface Params extends FlightConsumerOptions, FlightProducerOptions {
-  /** Same as maxMessageSize, under the name the other transports use. */
-  maxMessageBytes?: number;
   listen?: boolean;
   /** With `listen`: how long `close()` lets remote clients finish (TensorFlightServer.close's timeoutMs). */
   closeTimeoutMs?: number;
@@ -73,7 +74,6 @@ export const flightTransport: Transport = {
 function params(target: Target, options: TransportOptions, spec: Record<string, ParamKind>): Params {
   const o = applyParams<Params>(target, options, spec);
   const out: Params = { ...o };
-  if (o.maxMessageBytes !== undefined && o.maxMessageSize === undefined) out.maxMessageSize = o.maxMessageBytes;
   if (target.path !== undefined && target.path !== '') out.stream = target.path;
   return out;
 }

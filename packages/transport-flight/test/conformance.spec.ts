@@ -17,9 +17,9 @@ async function teardown(server: TensorFlightServer, ...sides: (Producer | Consum
 runTransportSuite({
   name: 'FlightConsumer → TensorFlightServer.listen() → FlightProducer',
   setup: async ({ maxMessageBytes } = {}) => {
-    const server = await TensorFlightServer.listen({ maxMessageSize: maxMessageBytes });
-    const consumer = new FlightConsumer('127.0.0.1', server.port!, { maxMessageSize: maxMessageBytes });
-    const producer = new FlightProducer('127.0.0.1', server.port!, { maxMessageSize: maxMessageBytes });
+    const server = await TensorFlightServer.listen({ maxMessageBytes });
+    const consumer = new FlightConsumer('127.0.0.1', server.port!, { maxMessageBytes });
+    const producer = new FlightProducer('127.0.0.1', server.port!, { maxMessageBytes });
     return { producer, consumer, disconnect: vanish(consumer), teardown: () => teardown(server, producer, consumer) };
   },
   capabilities: { peerLoss: true, peerLossCodes: ['ERR_CONNECTION_LOST'] },
@@ -28,9 +28,9 @@ runTransportSuite({
 runTransportSuite({
   name: 'FlightConsumer (batchRows 64) → TensorFlightServer.listen() → FlightProducer',
   setup: async ({ maxMessageBytes } = {}) => {
-    const server = await TensorFlightServer.listen({ maxMessageSize: maxMessageBytes });
-    const consumer = new FlightConsumer('127.0.0.1', server.port!, { maxMessageSize: maxMessageBytes, batchRows: 64, stream: 'batched' });
-    const producer = new FlightProducer('127.0.0.1', server.port!, { maxMessageSize: maxMessageBytes, stream: 'batched' });
+    const server = await TensorFlightServer.listen({ maxMessageBytes });
+    const consumer = new FlightConsumer('127.0.0.1', server.port!, { maxMessageBytes, batchRows: 64, stream: 'batched' });
+    const producer = new FlightProducer('127.0.0.1', server.port!, { maxMessageBytes, stream: 'batched' });
     return { producer, consumer, disconnect: vanish(consumer), teardown: () => teardown(server, producer, consumer) };
   },
   capabilities: { peerLoss: true, peerLossCodes: ['ERR_CONNECTION_LOST'] },
@@ -39,7 +39,7 @@ runTransportSuite({
 runTransportSuite({
   name: 'FlightConsumer(server) → FlightProducer(server) (in memory)',
   setup: async ({ maxMessageBytes } = {}) => {
-    const server = new TensorFlightServer({ maxMessageSize: maxMessageBytes });
+    const server = new TensorFlightServer({ maxMessageBytes });
     const consumer = new FlightConsumer(server);
     const producer = new FlightProducer(server);
     return { producer, consumer, teardown: () => teardown(server, producer, consumer) };

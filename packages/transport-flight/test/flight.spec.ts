@@ -4,7 +4,7 @@ import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { Client, type StatusObject, credentials, status } from '@grpc/grpc-js';
 import { type Tensor, tensor } from '@harmonics/core';
-import { codeOf, codeOfSync, errorOf, expectSameTensor, sampleTensor } from '@harmonics/conformance';
+import { FreezableProxy, codeOf, codeOfSync, errorOf, expectSameTensor, sampleTensor } from '@harmonics/conformance';
 import {
   DEFAULT_FLOW_CONTROL_WINDOW,
   DTYPE_KEY,
@@ -195,7 +195,7 @@ describe('tensor ↔ Arrow', () => {
     const mem = new TensorFlightServer();
     expect(await codeOf(new FlightConsumer(mem).push(bad))).toBe('ERR_BAD_DTYPE');
     const layout = sendLayout('bool', [3]);
-    const decoder = new BatchDecoder(receiveLayout(layout.schemaMessage));
+    const decoder = new BatchDecoder(receiveLayout(layout.schemaMessage), 1 << 30);
     const body = new Uint8Array(8);
     body.set([1, 0, 1]);
     expectSameTensor(decoder.decode(batchHeader(layout, 1), body)[0], tensor('bool', [3], [1, 0, 1]));
@@ -342,8 +342,8 @@ describe('TensorFlightServer', () => {
     }
   });
 
-  it("a message over the server's maxMessageSize is ERR_TOO_LARGE for the writer; what came before stays", async () => {
-    server = await TensorFlightServer.listen({ maxMessageSize: 128 * 1024 });
+  it("a tensor over the server's maxMessageBytes is ERR_TOO_LARGE for the writer (refused at its schema); what came before stays", async () => {
+    server = await TensorFlightServer.listen({ maxMessageBytes: 128 * 1024 });
     const consumer = new FlightConsumer('127.0.0.1', server.port!);
     const small = sampleTensor('float32', [100], 1);
     await consumer.push(small);
@@ -352,9 +352,9 @@ describe('TensorFlightServer', () => {
     expectSameTensor(await server.getTensor(), small);
   });
 
-  it('batchRows never builds a batch over maxMessageSize: 50 tensors of 4 KiB with a 64 KiB limit all arrive, in order', async () => {
-    server = await TensorFlightServer.listen({ maxMessageSize: 64 * 1024 });
-    const consumer = new FlightConsumer('127.0.0.1', server.port!, { batchRows: 100, maxMessageSize: 64 * 1024 });
+  it('batchRows never builds a batch over maxMessageBytes: 50 tensors of 4 KiB with a 64 KiB limit all arrive, in order', async () => {
+    server = await TensorFlightServer.listen({ maxMessageBytes: 64 * 1024 });
+    const consumer = new FlightConsumer('127.0.0.1', server.port!, { batchRows: 100, maxMessageBytes: 64 * 1024 });
     const sent = Array.from({ length: 50 }, (_, i) => sampleTensor('float32', [1024], i + 1));
     for (const t of sent) await consumer.push(t);
     await consumer.close();
@@ -510,5 +510,117 @@ describe('TensorStream', () => {
     expect(held).toEqual([sent[2]]);
     expect(s.last).toEqual({ dtype: 'int32', shape: [1], key: 'int32[1]' });
     expect(s.last).not.toBe(sent[2]);
+  });
+});
+
+describe('keepalive, unknown streams and the option vocabulary', () => {
+  it('a server that goes silent without closing: next() rejects ERR_CONNECTION_LOST within keepAliveMs + keepAliveTimeoutMs', async () => {
+    const server = await TensorFlightServer.listen();
+    const proxy = await FreezableProxy.start(server.port!);
+    const producer = new FlightProducer('127.0.0.1', proxy.port, { keepAliveMs: 500, keepAliveTimeoutMs: 500 });
+    try {
+      server.createStream('tensors');
+      await server.putTensor(tensor('int32', [1], [7]));
+      expectSameTensor(await producer.next(), tensor('int32', [1], [7]));
+      const waiting = producer.next();
+      proxy.freeze();
+      const started = Date.now();
+      const err = await errorOf(waiting);
+      expect([err?.code, Date.now() - started < 5000]).toEqual(['ERR_CONNECTION_LOST', true]);
+    } finally {
+      await producer.close();
+      await proxy.close();
+      await server.close({ timeoutMs: 0 });
+    }
+  });
+
+  it("the server drops a client that went silent: its DoGet takes nothing more, the stream's tensors stay for others", async () => {
+    const server = await TensorFlightServer.listen({ keepAliveMs: 300, keepAliveTimeoutMs: 300 });
+    const proxy = await FreezableProxy.start(server.port!);
+    const producer = new FlightProducer('127.0.0.1', proxy.port, { keepAliveMs: 0 });
+    try {
+      server.createStream('tensors');
+      await server.putTensor(tensor('int32', [1], [1]));
+      expectSameTensor(await producer.next(), tensor('int32', [1], [1]));
+      producer.next().catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 100));
+      proxy.freeze();
+      await new Promise((r) => setTimeout(r, 1500));
+      await server.putTensor(tensor('int32', [1], [2]));
+      expectSameTensor(await server.getTensor(), tensor('int32', [1], [2]));
+    } finally {
+      await producer.close();
+      await proxy.close();
+      await server.close({ timeoutMs: 0 });
+    }
+  });
+
+  it('a DoGet for a stream no writer created ends NOT_FOUND after unknownStreamTimeoutMs; one created on purpose keeps waiting', async () => {
+    const server = await TensorFlightServer.listen({ unknownStreamTimeoutMs: 300 });
+    server.createStream('later');
+    const typo = new FlightProducer('127.0.0.1', server.port!, { stream: 'tensrs' });
+    const early = new FlightProducer('127.0.0.1', server.port!, { stream: 'later' });
+    try {
+      const waiting = early.next();
+      const err = await errorOf(typo.next());
+      expect(err?.code).toBe('ERR_PROTOCOL');
+      expect(err?.message).toMatch(/no stream named "tensrs".*unknownStreamTimeoutMs/);
+      await new Promise((r) => setTimeout(r, 600));
+      await server.putTensor(tensor('int32', [1], [5]), { stream: 'later' });
+      expectSameTensor(await waiting, tensor('int32', [1], [5]));
+    } finally {
+      await typo.close();
+      await early.close();
+      await server.close({ timeoutMs: 0 });
+    }
+  });
+
+  it('a reader that starts before its writer gets the tensors (the writer comes within unknownStreamTimeoutMs)', async () => {
+    const server = await TensorFlightServer.listen({ unknownStreamTimeoutMs: 2000 });
+    const producer = new FlightProducer('127.0.0.1', server.port!, { stream: 's' });
+    const consumer = new FlightConsumer('127.0.0.1', server.port!, { stream: 's' });
+    try {
+      const first = producer.next();
+      await new Promise((r) => setTimeout(r, 300));
+      await consumer.push(tensor('int32', [1], [9]));
+      await consumer.close();
+      expectSameTensor(await first, tensor('int32', [1], [9]));
+      expect(await producer.next()).toBeUndefined();
+    } finally {
+      await producer.close();
+      await server.close({ timeoutMs: 0 });
+    }
+  });
+
+  it('maxMessageSize still works as a deprecated alias; the limit counts the whole record', async () => {
+    const server = await TensorFlightServer.listen({ maxMessageSize: 4096 });
+    try {
+      expect(server.maxMessageBytes).toBe(4096);
+      // 4096 data bytes + a 13-byte record header: over the limit.
+      expect(await codeOf(server.putTensor(tensor('uint8', [4096])))).toBe('ERR_TOO_LARGE');
+      await server.putTensor(tensor('uint8', [4096 - 13]));
+      const consumer = new FlightConsumer('127.0.0.1', server.port!, { maxMessageSize: 1024 });
+      expect(await codeOf(consumer.push(tensor('uint8', [1024])))).toBe('ERR_TOO_LARGE');
+      await consumer.close();
+    } finally {
+      await server.close({ timeoutMs: 0 });
+    }
+  });
+
+  it('bad options are ERR_INVALID_ARGUMENT, thrown where they are passed', async () => {
+    expect(codeOfSync(() => new FlightProducer('127.0.0.1', 70000))).toBe('ERR_INVALID_ARGUMENT');
+    expect(codeOfSync(() => new FlightConsumer('127.0.0.1', 9, { maxMessageBytes: 0 }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(codeOfSync(() => new FlightProducer('127.0.0.1', 9, { keepAliveMs: -1 }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(codeOfSync(() => new FlightProducer('127.0.0.1', 9, { stream: '' }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(await codeOf(TensorFlightServer.listen({ unknownStreamTimeoutMs: -1 }))).toBe('ERR_INVALID_ARGUMENT');
+  });
+
+  it('await using closes a server', async () => {
+    let port: number;
+    {
+      await using server = await TensorFlightServer.listen();
+      port = server.port!;
+    }
+    expect(await codeOf(new FlightProducer('127.0.0.1', port, { connectTimeoutMs: 2000 }).next())).toBe('ERR_CONNECT');
   });
 });

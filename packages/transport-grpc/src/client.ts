@@ -1,6 +1,7 @@
 // What both clients share: options, the channel, the per-call metadata.
 import { Client, type ChannelCredentials, type ChannelOptions, Metadata, connectivityState, credentials as grpcCredentials } from '@grpc/grpc-js';
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_MESSAGE_BYTES, HarmonicsError } from '@harmonics/core';
+import { checkPositive, invalidArgument } from '@harmonics/internal';
 import { TENSOR_DATA_OVERHEAD } from './proto.js';
 
 /** Metadata every call of the TensorService carries (the C++ library's handshake). */
@@ -12,6 +13,18 @@ export const POP_PATH = '/harmonics.TensorService/PopTensor';
 
 /** Least time between two calls opened by one client (no tight loop against a server that is shutting down). */
 export const REOPEN_MIN_INTERVAL_MS = 200;
+
+/**
+ * Clients' default {@link GrpcClientOptions.keepAliveMs}: 5 minutes, the
+ * shortest interval gRPC C-core servers (grpcio, the C++ library) accept
+ * without data in between; more often, they answer with GOAWAY
+ * `too_many_pings` and drop the connection.
+ */
+export const DEFAULT_CLIENT_KEEPALIVE_MS = 300_000;
+/** Servers' default keepalive: a ping to each client after 20 s of quiet (clients do not police pings). */
+export const DEFAULT_SERVER_KEEPALIVE_MS = 20_000;
+/** How long a keepalive ping may go unanswered before the connection is dropped, by default. */
+export const DEFAULT_KEEPALIVE_TIMEOUT_MS = 20_000;
 
 /** Default HTTP/2 flow-control window (stream and connection): 16 MiB instead of 64 KiB. */
 export const DEFAULT_FLOW_CONTROL_WINDOW = 16 * 1024 * 1024;
@@ -33,8 +46,22 @@ export interface GrpcClientTls {
 
 /** Options of {@link GrpcProducer} and {@link GrpcConsumer}. */
 export interface GrpcClientOptions {
-  /** Largest record (DESIGN §4 bytes) sent or received. Default 256 MiB, not gRPC's 4 MiB. */
+  /** Largest record (the whole DESIGN §4 record) sent or received: `ERR_TOO_LARGE` beyond. Default 256 MiB, not gRPC's 4 MiB. */
+  maxMessageBytes?: number;
+  /** @deprecated The old name of {@link maxMessageBytes}; removed in the next minor release. */
   maxMessageSize?: number;
+  /**
+   * Send an HTTP/2 ping when the connection has been quiet this long, and
+   * drop it (`ERR_CONNECTION_LOST`) when the ping is not answered within
+   * `keepAliveTimeoutMs`: a server that vanished without closing (cable
+   * pulled, machine frozen, process stopped) is noticed within
+   * `keepAliveMs + keepAliveTimeoutMs`. Default 300 000 (5 min: gRPC C-core
+   * servers refuse pings more often); lower it against servers that allow
+   * it, such as {@link GrpcServer}. 0 turns keepalive off.
+   */
+  keepAliveMs?: number;
+  /** How long a keepalive ping may go unanswered. Default 20 000. */
+  keepAliveTimeoutMs?: number;
   /**
    * Deadline of each call and longest wait of each `next()`/`push()`, in ms.
    * With it, a call that breaks (server restart, deadline) is replaced by a
@@ -65,7 +92,7 @@ export interface GrpcClientOptions {
 export interface ClientSettings {
   client: Client;
   target: string;
-  maxMessageSize: number;
+  maxMessageBytes: number;
   timeoutMs: number | undefined;
   connectTimeoutMs: number;
   metadata: MetadataOption | undefined;
@@ -76,26 +103,38 @@ export function formatTarget(host: string, port: number): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-export function checkPositive(name: string, value: number | undefined): void {
-  if (value !== undefined && !(Number.isFinite(value) && value > 0)) {
-    throw new HarmonicsError('ERR_PROTOCOL', `${name} must be a positive number, got ${value}`);
-  }
+/** `maxMessageBytes`, or the deprecated `maxMessageSize`, checked; the default when neither is given. */
+export function maxMessageBytesOf(options: { maxMessageBytes?: number; maxMessageSize?: number }): number {
+  checkPositive('maxMessageBytes', options.maxMessageBytes);
+  checkPositive('maxMessageSize', options.maxMessageSize);
+  return options.maxMessageBytes ?? options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_BYTES;
+}
+
+/** grpc-js keepalive options for `keepAliveMs` / `keepAliveTimeoutMs` (0: none). */
+export function keepAliveOptions(keepAliveMs: number | undefined, timeoutMs: number | undefined, fallback: number): ChannelOptions {
+  checkPositive('keepAliveMs', keepAliveMs, true);
+  checkPositive('keepAliveTimeoutMs', timeoutMs);
+  const every = keepAliveMs ?? fallback;
+  if (every === 0) return {};
+  return { 'grpc.keepalive_time_ms': every, 'grpc.keepalive_timeout_ms': timeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS };
+}
+
+export function checkPort(port: number): void {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw invalidArgument(`port must be an integer from 1 to 65535, got ${port}`);
 }
 
 export function makeClient(host: string, port: number, options: GrpcClientOptions = {}): ClientSettings {
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new HarmonicsError('ERR_CONNECT', `port must be an integer from 1 to 65535, got ${port}`);
-  }
-  checkPositive('maxMessageSize', options.maxMessageSize);
+  checkPort(port);
+  const maxMessageBytes = maxMessageBytesOf(options);
   checkPositive('timeoutMs', options.timeoutMs);
   checkPositive('connectTimeoutMs', options.connectTimeoutMs);
-  const maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_BYTES;
   const target = formatTarget(host, port);
   const window = options.flowControlWindow ?? DEFAULT_FLOW_CONTROL_WINDOW;
   const channelOptions: ChannelOptions = {
-    'grpc.max_receive_message_length': maxMessageSize + TENSOR_DATA_OVERHEAD,
-    'grpc.max_send_message_length': maxMessageSize + TENSOR_DATA_OVERHEAD,
+    'grpc.max_receive_message_length': maxMessageBytes + TENSOR_DATA_OVERHEAD,
+    'grpc.max_send_message_length': maxMessageBytes + TENSOR_DATA_OVERHEAD,
     'grpc-node.flow_control_window': window,
+    ...keepAliveOptions(options.keepAliveMs, options.keepAliveTimeoutMs, DEFAULT_CLIENT_KEEPALIVE_MS),
     // One HTTP/2 connection per client. grpc-js would otherwise share one
     // between a GrpcConsumer and a GrpcProducer of the same server, and large
     // messages flowing both ways over one Node http2 connection with large
@@ -116,7 +155,7 @@ export function makeClient(host: string, port: number, options: GrpcClientOption
   return {
     client,
     target,
-    maxMessageSize,
+    maxMessageBytes,
     timeoutMs: options.timeoutMs,
     connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     metadata: options.metadata,

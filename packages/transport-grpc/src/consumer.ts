@@ -1,13 +1,12 @@
 import type { ClientWritableStream } from '@grpc/grpc-js';
 import { type AbortOptions, BaseConsumer, HarmonicsError, type Tensor, encodedByteLength } from '@harmonics/core';
-import { abortError, closedError, noop, tooLargeError } from '@harmonics/internal';
+import { abortError, checkPositive, closedError, noop, tooLargeError } from '@harmonics/internal';
 import {
   type ClientSettings,
   type GrpcClientOptions,
   PUSH_PATH,
   REOPEN_MIN_INTERVAL_MS,
   callMetadata,
-  checkPositive,
   deadlineFor,
   makeClient,
   watchConnect,
@@ -166,7 +165,7 @@ export class GrpcConsumer extends BaseConsumer {
     let msg: Buffer | LazyTensorData;
     try {
       const bytes = encodedByteLength(t);
-      if (bytes > this.s.maxMessageSize) throw tooLargeError('tensor record', bytes, this.s.maxMessageSize);
+      if (bytes > this.s.maxMessageBytes) throw tooLargeError('tensor record', bytes, this.s.maxMessageBytes);
       // The one copy: now for small tensors, into grpc-js's frame for large ones.
       msg = tensorMessage(t);
     } catch (err) {

@@ -40,7 +40,7 @@ function mapStatus(code: Status, details: string, established: boolean): [ErrorC
     case Status.UNAUTHENTICATED:
       return ['ERR_HANDSHAKE', ' (check the credentials or the metadata hook)'];
     case Status.RESOURCE_EXHAUSTED:
-      return ['ERR_TOO_LARGE', ' (raise maxMessageSize on both sides)'];
+      return ['ERR_TOO_LARGE', ' (raise maxMessageBytes on both sides)'];
     case Status.DEADLINE_EXCEEDED:
       return ['ERR_TIMEOUT', ''];
     case Status.UNIMPLEMENTED:

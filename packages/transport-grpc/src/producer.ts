@@ -51,7 +51,7 @@ export class GrpcProducer extends BaseProducer {
   constructor(host: string, port: number, options: GrpcClientOptions = {}) {
     super();
     this.s = makeClient(host, port, options);
-    const max = this.s.maxMessageSize;
+    const max = this.s.maxMessageBytes;
     this.deserialize = (b: Buffer): Item => {
       try {
         return decodeTensorData(b, max);

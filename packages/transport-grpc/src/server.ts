@@ -14,14 +14,25 @@ import {
   type AbortOptions,
   BaseConsumer,
   BaseProducer,
-  DEFAULT_MAX_MESSAGE_BYTES,
   HarmonicsError,
+  type ListeningServer,
+  type ServerCloseOptions,
   type Tensor,
   encodedByteLength,
 } from '@harmonics/core';
-import { abortError, closedError, tooLargeError } from '@harmonics/internal';
+import { abortError, checkPositive, closedError, tooLargeError } from '@harmonics/internal';
 import { Broker } from './broker.js';
-import { DEFAULT_FLOW_CONTROL_WINDOW, MAGIC_KEY, MAGIC_VALUE, POP_PATH, PUSH_PATH, checkPositive, formatTarget } from './client.js';
+import {
+  DEFAULT_FLOW_CONTROL_WINDOW,
+  DEFAULT_SERVER_KEEPALIVE_MS,
+  MAGIC_KEY,
+  MAGIC_VALUE,
+  POP_PATH,
+  PUSH_PATH,
+  formatTarget,
+  keepAliveOptions,
+  maxMessageBytesOf,
+} from './client.js';
 import { BAD_HANDSHAKE, ERROR_CODE_KEY, SHUTTING_DOWN } from './errors.js';
 import { type LazyTensorData, TENSOR_DATA_OVERHEAD, decodeEmpty, decodeTensorData, encodeEmpty, tensorMessage } from './proto.js';
 
@@ -41,8 +52,20 @@ export interface GrpcServerOptions {
   port?: number;
   /** Host to bind; default `127.0.0.1`. Use `0.0.0.0` or `::` to accept from other machines. */
   host?: string;
-  /** Largest record received or sent. Default 256 MiB, not gRPC's 4 MiB. */
+  /** Largest record (the whole DESIGN §4 record) received or sent. Default 256 MiB, not gRPC's 4 MiB. */
+  maxMessageBytes?: number;
+  /** @deprecated The old name of {@link maxMessageBytes}; removed in the next minor release. */
   maxMessageSize?: number;
+  /**
+   * Ping each client after this many ms of quiet and drop its connection
+   * when the ping goes unanswered for `keepAliveTimeoutMs`, so the calls of
+   * a client that vanished without closing end (a PushTensor call's writer
+   * counts as finished, a PopTensor call stops taking from the queue).
+   * Default 20 000; 0 turns it off.
+   */
+  keepAliveMs?: number;
+  /** How long a keepalive ping may go unanswered. Default 20 000. */
+  keepAliveTimeoutMs?: number;
   /** TLS; shorthand for `credentials`. */
   tls?: GrpcServerTls;
   /** gRPC server credentials; default insecure (unless `tls` is given). */
@@ -69,7 +92,7 @@ export interface GrpcServerOptions {
 }
 
 /** Options of {@link GrpcServer.close}. */
-export interface GrpcServerCloseOptions {
+export interface GrpcServerCloseOptions extends ServerCloseOptions {
   /**
    * How long to let clients finish (writers close, readers drain the queue)
    * before ending every call with `UNAVAILABLE`. Default 5000 ms.
@@ -92,10 +115,11 @@ interface ActiveCall {
  * local `pop()` drain (each tensor goes to one reader). `producer()` and
  * `consumer()` give local Producer/Consumer views of the queue.
  */
-export class GrpcServer {
+export class GrpcServer implements ListeningServer {
   readonly port: number;
   readonly host: string;
-  readonly maxMessageSize: number;
+  /** The largest record taken or sent. */
+  readonly maxMessageBytes: number;
   private readonly broker: Broker;
   private readonly calls = new Set<ActiveCall>();
   private closing: Promise<void> | undefined;
@@ -105,26 +129,26 @@ export class GrpcServer {
     private readonly server: Server,
     host: string,
     port: number,
-    maxMessageSize: number,
+    maxMessageBytes: number,
     broker: Broker,
   ) {
     this.host = host;
     this.port = port;
-    this.maxMessageSize = maxMessageSize;
+    this.maxMessageBytes = maxMessageBytes;
     this.broker = broker;
   }
 
   /** Start a server; resolves once it listens. */
   static async listen(options: GrpcServerOptions = {}): Promise<GrpcServer> {
-    checkPositive('maxMessageSize', options.maxMessageSize);
+    const maxMessageBytes = maxMessageBytesOf(options);
     checkPositive('capacity', options.capacity);
     checkPositive('maxQueuedBytes', options.maxQueuedBytes);
-    const maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_BYTES;
     const window = options.flowControlWindow ?? DEFAULT_FLOW_CONTROL_WINDOW;
     const host = options.host ?? '127.0.0.1';
     const grpcServer = new Server({
-      'grpc.max_receive_message_length': maxMessageSize + TENSOR_DATA_OVERHEAD,
-      'grpc.max_send_message_length': maxMessageSize + TENSOR_DATA_OVERHEAD,
+      'grpc.max_receive_message_length': maxMessageBytes + TENSOR_DATA_OVERHEAD,
+      'grpc.max_send_message_length': maxMessageBytes + TENSOR_DATA_OVERHEAD,
+      ...keepAliveOptions(options.keepAliveMs, options.keepAliveTimeoutMs, DEFAULT_SERVER_KEEPALIVE_MS),
       ...options.serverOptions,
     });
     setServerWindow(grpcServer, window);
@@ -146,7 +170,7 @@ export class GrpcServer {
         } else resolve(p);
       });
     });
-    const server = new GrpcServer(grpcServer, host, port, maxMessageSize, broker);
+    const server = new GrpcServer(grpcServer, host, port, maxMessageBytes, broker);
     grpcServer.addService(server.service(), {
       PushTensor: (call: ServerReadableStream<Deserialized, unknown>, callback: sendUnaryData<unknown>) =>
         server.onPush(call, callback, options.authorize),
@@ -157,7 +181,7 @@ export class GrpcServer {
   }
 
   private service(): ServiceDefinition {
-    const max = this.maxMessageSize;
+    const max = this.maxMessageBytes;
     const deserializeTensor = (b: Buffer): Deserialized => {
       try {
         return decodeTensorData(b, max);
@@ -369,13 +393,13 @@ export class GrpcServer {
   /**
    * Queue a tensor locally (by reference: do not modify it afterwards); waits
    * while the queue is full.
-   * @throws HarmonicsError `ERR_CLOSED` once the stream has ended or the server closed; `ERR_TOO_LARGE` over maxMessageSize.
+   * @throws HarmonicsError `ERR_CLOSED` once the stream has ended or the server closed; `ERR_TOO_LARGE` over maxMessageBytes.
    */
   async push(t: Tensor, options?: AbortOptions): Promise<void> {
     const signal = options?.signal;
     if (signal?.aborted) throw abortError(signal, 'GrpcServer.push()');
     const bytes = encodedByteLength(t);
-    if (bytes > this.maxMessageSize) throw tooLargeError('tensor record', bytes, this.maxMessageSize);
+    if (bytes > this.maxMessageBytes) throw tooLargeError('tensor record', bytes, this.maxMessageBytes);
     while (true) {
       if (this.closing !== undefined || this.broker.state === 'ended') throw closedError('this GrpcServer stream');
       if (!this.broker.full) {

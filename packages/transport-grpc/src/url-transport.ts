@@ -8,6 +8,9 @@ const COMMON: Record<string, ParamKind> = {
   maxMessageBytes: 'integer',
   maxMessageSize: 'integer',
   timeoutMs: 'number',
+  connectTimeoutMs: 'number',
+  keepAliveMs: 'number',
+  keepAliveTimeoutMs: 'number',
   flowControlWindow: 'integer',
   listen: 'flag',
   closeTimeoutMs: 'number',
@@ -16,8 +19,6 @@ const PRODUCER_PARAMS = COMMON;
 const CONSUMER_PARAMS: Record<string, ParamKind> = { ...COMMON, highWaterMark: 'integer' };
 
 interface Params extends GrpcConsumerOptions {
-  /** Same as maxMessageSize, under the name the other transports use. */
-  maxMessageBytes?: number;
   listen?: boolean;
   /** With `listen`: how long `close()` lets remote clients drain the queue (GrpcServer.close's timeoutMs). */
   closeTimeoutMs?: number;
@@ -63,8 +64,7 @@ export const grpcTransport: Transport = {
 };
 
 function params(target: Target, options: TransportOptions, spec: Record<string, ParamKind>): Params {
-  const o = applyParams<Params>(target, options, spec);
-  return o.maxMessageBytes !== undefined && o.maxMessageSize === undefined ? { ...o, maxMessageSize: o.maxMessageBytes } : o;
+  return applyParams<Params>(target, options, spec);
 }
 
 async function listen(target: Target, o: Params): Promise<GrpcServer> {

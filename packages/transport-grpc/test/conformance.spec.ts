@@ -17,9 +17,9 @@ async function teardown(server: GrpcServer, ...sides: (Producer | Consumer)[]): 
 runTransportSuite({
   name: 'GrpcConsumer → GrpcServer → GrpcProducer',
   setup: async ({ maxMessageBytes } = {}) => {
-    const server = await GrpcServer.listen({ maxMessageSize: maxMessageBytes });
-    const consumer = new GrpcConsumer('127.0.0.1', server.port, { maxMessageSize: maxMessageBytes });
-    const producer = new GrpcProducer('127.0.0.1', server.port, { maxMessageSize: maxMessageBytes });
+    const server = await GrpcServer.listen({ maxMessageBytes });
+    const consumer = new GrpcConsumer('127.0.0.1', server.port, { maxMessageBytes });
+    const producer = new GrpcProducer('127.0.0.1', server.port, { maxMessageBytes });
     return { producer, consumer, disconnect: vanish(consumer), teardown: () => teardown(server, producer, consumer) };
   },
   capabilities: { peerLoss: true, peerLossCodes: ['ERR_CONNECTION_LOST'] },
@@ -28,8 +28,8 @@ runTransportSuite({
 runTransportSuite({
   name: 'GrpcConsumer → GrpcServer.producer() (local view)',
   setup: async ({ maxMessageBytes } = {}) => {
-    const server = await GrpcServer.listen({ maxMessageSize: maxMessageBytes });
-    const consumer = new GrpcConsumer('127.0.0.1', server.port, { maxMessageSize: maxMessageBytes });
+    const server = await GrpcServer.listen({ maxMessageBytes });
+    const consumer = new GrpcConsumer('127.0.0.1', server.port, { maxMessageBytes });
     const producer = server.producer();
     return { producer, consumer, disconnect: vanish(consumer), teardown: () => teardown(server, producer, consumer) };
   },
@@ -39,9 +39,9 @@ runTransportSuite({
 runTransportSuite({
   name: 'GrpcServer.consumer() (local view) → GrpcProducer',
   setup: async ({ maxMessageBytes } = {}) => {
-    const server = await GrpcServer.listen({ maxMessageSize: maxMessageBytes });
+    const server = await GrpcServer.listen({ maxMessageBytes });
     const consumer = server.consumer();
-    const producer = new GrpcProducer('127.0.0.1', server.port, { maxMessageSize: maxMessageBytes });
+    const producer = new GrpcProducer('127.0.0.1', server.port, { maxMessageBytes });
     return { producer, consumer, teardown: () => teardown(server, producer, consumer) };
   },
   // Local pushes queue by reference, like the bus: the tensor is encoded when a PopTensor call takes it.

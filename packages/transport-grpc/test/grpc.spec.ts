@@ -5,7 +5,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Metadata, Server, ServerCredentials, credentials, status } from '@grpc/grpc-js';
 import { type Tensor, tensor } from '@harmonics/core';
-import { codeOf, errorOf, expectSameTensor, expectedGoldenTensors, goldenRecords, sampleTensor } from '@harmonics/conformance';
+import {
+  FreezableProxy,
+  codeOf,
+  codeOfSync,
+  errorOf,
+  expectSameTensor,
+  expectedGoldenTensors,
+  goldenRecords,
+  sampleTensor,
+} from '@harmonics/conformance';
 import { DEFAULT_FLOW_CONTROL_WINDOW, GrpcConsumer, GrpcProducer, GrpcServer, POP_PATH, PUSH_PATH } from '@harmonics/transport-grpc';
 
 const TLS_KEY = readFileSync(join(__dirname, 'fixtures/key.pem'));
@@ -155,7 +164,7 @@ describe('wire compatibility', () => {
 });
 
 describe('limits and windows', () => {
-  it('maxMessageSize defaults to 256 MiB: a 64 MiB tensor goes through (gRPC alone would refuse over 4 MiB)', async () => {
+  it('maxMessageBytes defaults to 256 MiB: a 64 MiB tensor goes through (gRPC alone would refuse over 4 MiB)', async () => {
     const server = await GrpcServer.listen();
     const consumer = new GrpcConsumer('127.0.0.1', server.port);
     const producer = new GrpcProducer('127.0.0.1', server.port);
@@ -171,8 +180,8 @@ describe('limits and windows', () => {
     }
   });
 
-  it('a receiver with a smaller maxMessageSize refuses the message: ERR_TOO_LARGE on both sides, earlier tensors kept', async () => {
-    const server = await GrpcServer.listen({ maxMessageSize: 64 * 1024 });
+  it('a receiver with a smaller maxMessageBytes refuses the message: ERR_TOO_LARGE on both sides, earlier tensors kept', async () => {
+    const server = await GrpcServer.listen({ maxMessageBytes: 64 * 1024 });
     const consumer = new GrpcConsumer('127.0.0.1', server.port); // 256 MiB: sends it
     try {
       const ok = sampleTensor('uint8', [1000], 1);
@@ -184,7 +193,7 @@ describe('limits and windows', () => {
       await server.close({ timeoutMs: 0 });
     }
     const big = await GrpcServer.listen({ endWithLastWriter: false });
-    const small = new GrpcProducer('127.0.0.1', big.port, { maxMessageSize: 64 * 1024 });
+    const small = new GrpcProducer('127.0.0.1', big.port, { maxMessageBytes: 64 * 1024 });
     try {
       await big.push(sampleTensor('uint8', [1000], 2));
       await big.push(tensor('uint8', [128 * 1024]));
@@ -196,13 +205,13 @@ describe('limits and windows', () => {
     }
   });
 
-  it('a tensor over maxMessageSize is refused before anything is sent', async () => {
+  it('a tensor over maxMessageBytes is refused before anything is sent', async () => {
     const server = await GrpcServer.listen({ endWithLastWriter: false });
-    const consumer = new GrpcConsumer('127.0.0.1', server.port, { maxMessageSize: 1024 });
+    const consumer = new GrpcConsumer('127.0.0.1', server.port, { maxMessageBytes: 1024 });
     try {
       const err = await errorOf(consumer.push(tensor('uint8', [2048])));
       expect(err?.code).toBe('ERR_TOO_LARGE');
-      expect(err?.message).toMatch(/maxMessageBytes|maxMessageSize/);
+      expect(err?.message).toMatch(/maxMessageBytes|maxMessageBytes/);
       await consumer.close();
       expect(server.size).toBe(0);
     } finally {
@@ -507,5 +516,79 @@ describe('the broker', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(290);
     expect(Date.now() - started).toBeLessThan(3000);
     expect((await errorOf(writer.close()))?.code).toBe('ERR_CONNECTION_LOST');
+  });
+});
+
+describe('keepalive and the option vocabulary', () => {
+  it('a server that goes silent without closing: next() rejects ERR_CONNECTION_LOST within keepAliveMs + keepAliveTimeoutMs', async () => {
+    const server = await GrpcServer.listen({ endWithLastWriter: false });
+    const proxy = await FreezableProxy.start(server.port);
+    const producer = new GrpcProducer('127.0.0.1', proxy.port, { keepAliveMs: 500, keepAliveTimeoutMs: 500 });
+    try {
+      await server.push(tensor('int32', [1], [7]));
+      expectSameTensor(await producer.next(), tensor('int32', [1], [7]));
+      const waiting = producer.next();
+      proxy.freeze();
+      const started = Date.now();
+      const err = await errorOf(waiting);
+      expect([err?.code, Date.now() - started < 5000]).toEqual(['ERR_CONNECTION_LOST', true]);
+    } finally {
+      await producer.close();
+      await proxy.close();
+      await server.close({ timeoutMs: 0 });
+    }
+  });
+
+  it('the server drops a client that went silent, so its PopTensor call takes nothing more from the queue', async () => {
+    const server = await GrpcServer.listen({ endWithLastWriter: false, keepAliveMs: 300, keepAliveTimeoutMs: 300 });
+    const proxy = await FreezableProxy.start(server.port);
+    const producer = new GrpcProducer('127.0.0.1', proxy.port, { keepAliveMs: 0 });
+    try {
+      await server.push(tensor('int32', [1], [1]));
+      expectSameTensor(await producer.next(), tensor('int32', [1], [1]));
+      producer.next().catch(() => undefined); // a PopTensor call waits on the server
+      await sleep(100);
+      proxy.freeze();
+      await sleep(1500); // the server's ping goes unanswered; it drops the connection and the call
+      await server.push(tensor('int32', [1], [2]));
+      // Still in the queue for other readers, not sent into the frozen connection.
+      const local = server.producer();
+      expectSameTensor(await local.next(), tensor('int32', [1], [2]));
+      await local.close();
+    } finally {
+      await producer.close();
+      await proxy.close();
+      await server.close({ timeoutMs: 0 });
+    }
+  });
+
+  it('maxMessageSize still works as a deprecated alias of maxMessageBytes', async () => {
+    const server = await GrpcServer.listen({ maxMessageSize: 4096, endWithLastWriter: false });
+    const consumer = new GrpcConsumer('127.0.0.1', server.port, { maxMessageSize: 2048 });
+    try {
+      expect(server.maxMessageBytes).toBe(4096);
+      expect(await codeOf(consumer.push(tensor('uint8', [4096])))).toBe('ERR_TOO_LARGE');
+    } finally {
+      await consumer.close();
+      await server.close({ timeoutMs: 0 });
+    }
+  });
+
+  it('bad options are ERR_INVALID_ARGUMENT, thrown where they are passed', async () => {
+    expect(codeOfSync(() => new GrpcProducer('127.0.0.1', 0))).toBe('ERR_INVALID_ARGUMENT');
+    expect(codeOfSync(() => new GrpcProducer('127.0.0.1', 9, { maxMessageBytes: -1 }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(codeOfSync(() => new GrpcConsumer('127.0.0.1', 9, { keepAliveMs: -5 }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(codeOfSync(() => new GrpcConsumer('127.0.0.1', 9, { connectTimeoutMs: Number.NaN }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(await codeOf(GrpcServer.listen({ capacity: 0 }))).toBe('ERR_INVALID_ARGUMENT');
+  });
+
+  it('await using closes a server', async () => {
+    let port: number;
+    {
+      await using server = await GrpcServer.listen();
+      port = server.port;
+    }
+    const err = await errorOf(new GrpcProducer('127.0.0.1', port, { connectTimeoutMs: 2000 }).next());
+    expect(err?.code).toBe('ERR_CONNECT');
   });
 });
