@@ -1,5 +1,6 @@
 import type { AbortOptions, Tensor } from '@harmonics/core';
-import { raceSignals } from '@harmonics/internal';
+import { HarmonicsError } from '@harmonics/core';
+import { checkPositive, noop, raceSignals } from '@harmonics/internal';
 import { type ConnectOptions, type Connecting, startConnect } from './connect.js';
 import { type Endpoint, describeEndpoint } from './errors.js';
 import { SocketConsumer, type SocketConsumerOptions } from './socket-consumer.js';
@@ -9,7 +10,20 @@ import { SocketProducer, type SocketProducerOptions } from './socket-producer.js
 /** Options of the connecting producers. */
 export interface ClientProducerOptions extends SocketProducerOptions, ConnectOptions {}
 /** Options of the connecting consumers. */
-export interface ClientConsumerOptions extends SocketConsumerOptions, ConnectOptions {}
+export interface ClientConsumerOptions extends SocketConsumerOptions, ConnectOptions {
+  /**
+   * After sending the end of the stream, `close()` waits this long for the
+   * reader to close its end too (every Harmonics reader does at once), so a
+   * reader that refused the stream (a TLS server sent plaintext, an mTLS
+   * server without our certificate) is reported instead of passing for a
+   * clean end. A reader that keeps its end open past it is not an error.
+   * Default 2000.
+   */
+  closeTimeoutMs?: number;
+}
+
+/** Default {@link ClientConsumerOptions.closeTimeoutMs}. */
+export const DEFAULT_CLIENT_CLOSE_TIMEOUT_MS = 2000;
 
 /** A {@link SocketProducer} that connects first; the first `next()` awaits the connection. */
 class ConnectingProducer extends SocketProducer {
@@ -44,12 +58,35 @@ class ConnectingProducer extends SocketProducer {
 class ConnectingConsumer extends SocketConsumer {
   private readonly connecting: Connecting;
   readonly endpoint: Endpoint;
+  private readonly closeTimeoutMs: number;
+  private closingAll: Promise<void> | undefined;
+  /** Settles once the reader's end is done: resolved by its FIN or the close, rejected by an error. */
+  private readonly peerDone: Promise<void>;
 
   constructor(endpoint: Endpoint, options: ClientConsumerOptions) {
+    checkPositive('closeTimeoutMs', options.closeTimeoutMs, true);
     const connecting = startConnect(endpoint, options);
     super(connecting.socket, options);
     this.connecting = connecting;
     this.endpoint = endpoint;
+    this.closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLIENT_CLOSE_TIMEOUT_MS;
+    const socket = connecting.socket;
+    this.peerDone = new Promise<void>((resolve, reject) => {
+      socket.once('end', () => resolve());
+      socket.once('close', () => resolve());
+      socket.once('error', (err) => reject(this.sinkError(err)));
+    });
+    this.peerDone.catch(noop);
+    // A reader of this protocol never writes back: bytes from the peer mean it is something else.
+    socket.on('data', (chunk: Buffer) => {
+      const tls = chunk[0] === 0x15 && chunk[1] === 0x03 ? ' It answered with a TLS alert: the server speaks TLS, connect with { tls }.' : '';
+      const err = new HarmonicsError(
+        'ERR_PROTOCOL',
+        `${describeEndpoint(endpoint)} sent ${chunk.length} byte(s) to a writer; a tensor reader sends nothing, so this is not one.${tls}`,
+      );
+      this.fail(err);
+      socket.destroy(err);
+    });
   }
 
   /** Resolves once connected; rejects `ERR_CONNECT` / `ERR_HANDSHAKE`. */
@@ -62,15 +99,34 @@ class ConnectingConsumer extends SocketConsumer {
     return raceSignals(this.connecting.connected, options?.signal, 'push()').then(() => super.push(t, options));
   }
 
-  /** Flush and close; a connection that never came up is just released. Idempotent. */
-  override async close(): Promise<void> {
+  /**
+   * Flush, send the end of the stream, and wait up to `closeTimeoutMs` for
+   * the reader to close its end; a reader that reset or refused the
+   * connection rejects. A connection that never came up is just released.
+   * Idempotent.
+   */
+  override close(): Promise<void> {
+    this.closingAll ??= this.closeAndLinger();
+    return this.closingAll;
+  }
+
+  private async closeAndLinger(): Promise<void> {
     try {
       await this.connecting.connected;
     } catch {
       this.connecting.socket.destroy();
       return;
     }
-    return super.close();
+    await super.close();
+    if (this.closeTimeoutMs === 0) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const lingered = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.closeTimeoutMs)));
+    try {
+      await Promise.race([this.peerDone, lingered]);
+    } finally {
+      clearTimeout(timer);
+      this.connecting.socket.destroy();
+    }
   }
 }
 

@@ -45,11 +45,20 @@ export function connectError(cause: unknown, e: Endpoint, verb = 'connect to'): 
   return new HarmonicsError('ERR_CONNECT', `cannot ${verb} ${describeEndpoint(e)}: ${reason}`, { cause });
 }
 
-/** An established connection that failed. */
+const LOST_HINTS: Record<string, string> = {
+  ECONNRESET: 'the peer reset the connection: it crashed, or refused what we sent (a TLS server refuses plaintext: connect with { tls })',
+  EPIPE: 'the peer closed the connection before taking everything',
+  ETIMEDOUT: 'the peer stopped answering (TCP keepalive or retransmissions timed out)',
+};
+
+/** An established connection that failed: `ERR_HANDSHAKE` for a TLS alert from the peer, else `ERR_CONNECTION_LOST`. */
 export function lostError(cause: unknown, where: string): HarmonicsError {
   if (cause instanceof HarmonicsError) return cause;
   const code = (cause as NodeJS.ErrnoException)?.code;
-  return new HarmonicsError('ERR_CONNECTION_LOST', `the connection ${where} was lost: ${code ?? (cause as Error)?.message ?? String(cause)}`, {
-    cause,
-  });
+  if (code !== undefined && code.startsWith('ERR_SSL_')) {
+    const hint = code.includes('CERTIFICATE_REQUIRED') ? ' (the server requires a client certificate: pass tls: { cert, key })' : '';
+    return new HarmonicsError('ERR_HANDSHAKE', `the TLS peer refused the connection ${where}: ${code}${hint}`, { cause });
+  }
+  const reason = code !== undefined && LOST_HINTS[code] ? `${code} (${LOST_HINTS[code]})` : (code ?? (cause as Error)?.message ?? String(cause));
+  return new HarmonicsError('ERR_CONNECTION_LOST', `the connection ${where} was lost: ${reason}`, { cause });
 }

@@ -6,7 +6,9 @@ export { TcpConsumer, TcpProducer, UnixConsumer, UnixProducer } from './clients.
 export type { ClientConsumerOptions, ClientProducerOptions } from './clients.js';
 export type { ConnectOptions } from './connect.js';
 export type { Endpoint } from './errors.js';
+export { DEFAULT_TCP_KEEPALIVE_MS } from './liveness.js';
+export type { LivenessOptions } from './liveness.js';
 export { IncomingConnection, SocketServer } from './socket-server.js';
-export type { SocketServerOptions } from './socket-server.js';
+export type { SocketServerCloseOptions, SocketServerOptions } from './socket-server.js';
 export { netTransport } from './url-transport.js';
 export type { OnListening } from './url-transport.js';

@@ -2,9 +2,10 @@ import { Socket } from 'node:net';
 import type { Duplex, Writable } from 'node:stream';
 import { HarmonicsError, StreamConsumer } from '@harmonics/core';
 import { lostError } from './errors.js';
+import { type LivenessOptions, idleLimit, keepAlive } from './liveness.js';
 
 /** Options of {@link SocketConsumer}. */
-export interface SocketConsumerOptions {
+export interface SocketConsumerOptions extends LivenessOptions {
   /** Refuse a tensor whose record is over this many bytes, before sending anything: `ERR_TOO_LARGE`. Default 256 MiB. */
   maxMessageBytes?: number;
   /**
@@ -51,6 +52,8 @@ export class SocketConsumer extends StreamConsumer {
     super(socket, { maxMessageBytes: options.maxMessageBytes, highWaterMark: options.highWaterMark, endMarker: options.endMarker, zeroCopy: true });
     this.socket = socket;
     if (options.noDelay !== false && typeof (socket as Socket).setNoDelay === 'function') (socket as Socket).setNoDelay(true);
+    keepAlive(socket, options.keepAliveMs);
+    idleLimit(socket, options.idleTimeoutMs, () => socket.writableLength > 0, 'being written');
     socket.on('error', (err) => this.fail(this.sinkError(err)));
     socket.on('close', () => {
       if (!this.closing) this.fail(lostError(new Error('the peer closed the connection'), 'being written'));

@@ -2,10 +2,11 @@ import { Socket } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
 import { type AbortOptions, HarmonicsError, StreamProducer, type Tensor, isHarmonicsError } from '@harmonics/core';
 import { lostError } from './errors.js';
+import { type LivenessOptions, idleLimit, keepAlive } from './liveness.js';
 import type { OnreadSource } from './onread-source.js';
 
 /** Options of {@link SocketProducer}. */
-export interface SocketProducerOptions {
+export interface SocketProducerOptions extends LivenessOptions {
   /** Refuse (and close the connection on) a frame over this many bytes: `ERR_TOO_LARGE`. Default 256 MiB. */
   maxMessageBytes?: number;
   /** A `next()` that waits longer than this for a tensor rejects `ERR_TIMEOUT`; the connection stays usable. Default: no limit. */
@@ -48,6 +49,8 @@ export class SocketProducer extends StreamProducer {
     direct?.bind(this.decoder);
     this.socket = socket;
     this.timeoutMs = options.timeoutMs;
+    keepAlive(socket, options.keepAliveMs);
+    idleLimit(socket, options.idleTimeoutMs, () => true, 'being read');
   }
 
   protected override async read(options?: AbortOptions): Promise<Tensor | undefined> {

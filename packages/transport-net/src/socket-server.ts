@@ -1,8 +1,8 @@
 import { existsSync, unlinkSync } from 'node:fs';
 import { type AddressInfo, type Server, type Socket, connect as netConnect, createServer } from 'node:net';
 import { type TlsOptions, createServer as createTlsServer } from 'node:tls';
-import type { AbortOptions } from '@harmonics/core';
-import { AcceptQueue } from '@harmonics/internal';
+import type { AbortOptions, ListeningServer, ServerCloseOptions } from '@harmonics/core';
+import { AcceptQueue, checkPositive } from '@harmonics/internal';
 import { type Endpoint, connectError } from './errors.js';
 import { SocketConsumer, type SocketConsumerOptions } from './socket-consumer.js';
 import { SocketProducer, type SocketProducerOptions } from './socket-producer.js';
@@ -15,7 +15,13 @@ export interface SocketServerOptions extends SocketProducerOptions, SocketConsum
   host?: string;
   /** Listen on a Unix-domain socket at this path instead of TCP. A stale socket file left by a dead server is replaced. */
   path?: string;
-  /** Serve TLS with these options (Node's `tls.createServer`: `key`, `cert`, `ca`, `requestCert`, …). */
+  /**
+   * Serve TLS with these options (Node's `tls.createServer`: `key`, `cert`,
+   * `ca`, `requestCert`, …). A client whose handshake fails (plaintext, no
+   * or an untrusted certificate) or does not finish within
+   * `handshakeTimeout` (default here 10 s, not Node's 120 s) is reset, so it
+   * gets an error rather than a clean end of stream.
+   */
   tls?: TlsOptions;
   /** Connections accepted by the kernel but not yet taken with `accept()`; past this, new ones are closed. Default 128. */
   maxPending?: number;
@@ -50,10 +56,22 @@ export class IncomingConnection {
  * `SocketServer`). Connections queue until taken with `accept()`,
  * `acceptProducer()`, `acceptConsumer()` or `for await`.
  */
-export class SocketServer implements AsyncIterable<IncomingConnection> {
+/** Options of {@link SocketServer.close}. */
+export interface SocketServerCloseOptions extends ServerCloseOptions {
+  /**
+   * Let connections already handed out run this long to finish, then drop
+   * them. Without it (and without `closeConnections`) they stay open.
+   */
+  timeoutMs?: number;
+  /** Drop connections already handed out at once. */
+  closeConnections?: boolean;
+}
+
+export class SocketServer implements AsyncIterable<IncomingConnection>, ListeningServer {
   private readonly queue: AcceptQueue<IncomingConnection>;
   private readonly handedOut = new Set<Socket>();
   private closed = false;
+  private stopped: Promise<void> | undefined;
 
   private constructor(
     private readonly server: Server,
@@ -61,7 +79,21 @@ export class SocketServer implements AsyncIterable<IncomingConnection> {
   ) {
     this.queue = new AcceptQueue('the server', options.maxPending ?? 128);
     server.on(options.tls ? 'secureConnection' : 'connection', (socket: Socket) => this.onConnection(socket));
-    server.on('tlsClientError', (_err: Error, socket: Socket) => socket.destroy());
+    if (options.tls) {
+      // tls.Server is a net.Server: its 'connection' event gives the TCP socket under each TLS one.
+      const raw = new Map<string, Socket>();
+      server.on('connection', (socket: Socket) => {
+        const key = `${socket.remoteAddress}:${socket.remotePort}`;
+        raw.set(key, socket);
+        socket.once('close', () => raw.delete(key));
+      });
+      server.on('tlsClientError', (_err: Error, tlsSocket: Socket) => {
+        // A reset, not a FIN: to a plaintext writer a FIN would look like a reader that took everything.
+        const socket = raw.get(`${tlsSocket.remoteAddress}:${tlsSocket.remotePort}`);
+        if (socket !== undefined && typeof socket.resetAndDestroy === 'function' && !socket.destroyed) socket.resetAndDestroy();
+        else tlsSocket.destroy();
+      });
+    }
   }
 
   /**
@@ -69,7 +101,7 @@ export class SocketServer implements AsyncIterable<IncomingConnection> {
    * @throws HarmonicsError `ERR_CONNECT` when the address cannot be bound (in use, no permission), naming it.
    */
   static async listen(options: SocketServerOptions = {}): Promise<SocketServer> {
-    const server = options.tls ? createTlsServer(options.tls) : createServer();
+    const server = options.tls ? createTlsServer({ handshakeTimeout: 10_000, ...options.tls }) : createServer();
     const endpoint: Endpoint = options.path !== undefined ? { path: options.path } : { host: options.host ?? '127.0.0.1', port: options.port ?? 0 };
     if (options.path !== undefined) await removeStaleSocket(options.path);
     await new Promise<void>((resolve, reject) => {
@@ -124,24 +156,34 @@ export class SocketServer implements AsyncIterable<IncomingConnection> {
 
   /**
    * Stop listening. Connections not yet accepted are closed; waiting `accept()`
-   * calls reject `ERR_CLOSED`. Connections already handed out stay open unless
-   * `closeConnections` is true. Idempotent.
+   * calls reject `ERR_CLOSED`. Connections already handed out stay open,
+   * unless `timeoutMs` is given (they may run that long, then are dropped) or
+   * `closeConnections` is true (dropped at once). Idempotent.
    */
-  async close(options: { closeConnections?: boolean } = {}): Promise<void> {
+  async close(options: SocketServerCloseOptions = {}): Promise<void> {
+    checkPositive('timeoutMs', options.timeoutMs, true);
     if (!this.closed) {
       this.closed = true;
       for (const c of this.queue.close()) c.socket.destroy();
-      const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
-      if (!options.closeConnections) {
-        // Listening stops at once; the 'close' callback would wait for every handed-out connection.
-        this.server.unref();
-        return;
-      }
-      for (const s of this.handedOut) s.destroy();
-      await stopped;
+      this.stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    }
+    const stopped = this.stopped!;
+    if (options.timeoutMs !== undefined && !options.closeConnections && this.handedOut.size > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([stopped, new Promise<void>((resolve) => (timer = setTimeout(resolve, options.timeoutMs)))]);
+      clearTimeout(timer);
+    } else if (!options.closeConnections) {
+      // Listening stops at once; the 'close' callback would wait for every handed-out connection.
+      this.server.unref();
       return;
     }
-    if (options.closeConnections) for (const s of this.handedOut) s.destroy();
+    for (const s of this.handedOut) s.destroy();
+    await stopped;
+  }
+
+  /** `await using server = await SocketServer.listen()`: closes it, dropping its connections. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close({ closeConnections: true });
   }
 
   private onConnection(socket: Socket): void {
@@ -152,6 +194,8 @@ export class SocketServer implements AsyncIterable<IncomingConnection> {
       noDelay: this.options.noDelay,
       highWaterMark: this.options.highWaterMark,
       endMarker: this.options.endMarker,
+      keepAliveMs: this.options.keepAliveMs,
+      idleTimeoutMs: this.options.idleTimeoutMs,
     });
     const outcome = this.queue.offer(c);
     if (outcome === 'refused') socket.destroy();

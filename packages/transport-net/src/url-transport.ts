@@ -9,6 +9,8 @@ const PRODUCER_PARAMS: Record<string, ParamKind> = {
   maxMessageBytes: 'integer',
   timeoutMs: 'number',
   connectTimeoutMs: 'number',
+  keepAliveMs: 'number',
+  idleTimeoutMs: 'number',
   listen: 'flag',
   endMarker: 'flag',
 };
@@ -18,6 +20,8 @@ const CONSUMER_PARAMS: Record<string, ParamKind> = {
   endMarker: 'flag',
   noDelay: 'flag',
   connectTimeoutMs: 'number',
+  keepAliveMs: 'number',
+  idleTimeoutMs: 'number',
   listen: 'flag',
   closeTimeoutMs: 'number',
 };
@@ -75,7 +79,7 @@ export const netTransport: Transport = {
 
 function fdOf(target: Target, o: Listen): number {
   if (o.listen === true)
-    throw new HarmonicsError('ERR_UNSUPPORTED_SCHEME', `${target.href}: a socket:FD target is already connected; ?listen does not apply`);
+    throw new HarmonicsError('ERR_INVALID_ARGUMENT', `${target.href}: a socket:FD target is already connected; ?listen does not apply`);
   return target.fd!;
 }
 

@@ -2,9 +2,9 @@ import { spawn } from 'node:child_process';
 import { type Socket, connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { type Tensor, encodeTensor, tensor } from '@harmonics/core';
-import { expectSameTensor, expectedGoldenTensors, goldenFile, sampleTensor } from '@harmonics/conformance';
+import { FreezableProxy, expectSameTensor, expectedGoldenTensors, goldenFile, sampleTensor } from '@harmonics/conformance';
 import { SocketConsumer, SocketServer, TcpConsumer, TcpProducer, UnixProducer } from '@harmonics/transport-net';
 import { TLS_CERT, TLS_KEY, errorOf, sleep } from './helpers';
 
@@ -396,5 +396,178 @@ describe('backpressure', () => {
     for (let i = 0; i < n; i++) expect(all.readInt32LE(i * record + record - 4)).toBe(i);
     peer.destroy();
     server.close();
+  });
+});
+
+/** The timer the kernel runs for the TCP connection from local port `port` (Linux /proc/net/tcp: 0 none, 1 retransmit, 2 keepalive). */
+function tcpTimer(localPort: number): number | undefined {
+  const hex = localPort.toString(16).toUpperCase().padStart(4, '0');
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length > 5 && f[1].endsWith(`:${hex}`) && f[3] === '01') return Number.parseInt(f[5].split(':')[0], 16);
+  }
+  return undefined;
+}
+
+describe('dead peers: keepalive and idleTimeoutMs', () => {
+  it('TCP keepalive is on by default on client and accepted sockets, and off with keepAliveMs: 0', async () => {
+    const server = await listen();
+    const client = new TcpConsumer('127.0.0.1', server.port!);
+    await client.connected;
+    const incoming = await server.acceptProducer();
+    const off = new TcpProducer('127.0.0.1', server.port!, { keepAliveMs: 0 });
+    await off.connected;
+    try {
+      const clientPort = (client.socket as Socket).localPort!;
+      const acceptedPort = (incoming.socket as Socket).localPort!;
+      const remotePortOfAccepted = (incoming.socket as Socket).remotePort!;
+      expect(remotePortOfAccepted).toBe(clientPort);
+      expect(tcpTimer(clientPort)).toBe(2);
+      // The accepted socket shares the server's local port with others; find it by the client's port as its remote end.
+      const hexClient = clientPort.toString(16).toUpperCase().padStart(4, '0');
+      const hexServer = acceptedPort.toString(16).toUpperCase().padStart(4, '0');
+      const accepted = readFileSync('/proc/net/tcp', 'utf8')
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/))
+        .find((f) => f[1]?.endsWith(`:${hexServer}`) && f[2]?.endsWith(`:${hexClient}`));
+      expect(Number.parseInt(accepted![5].split(':')[0], 16)).toBe(2);
+      expect(tcpTimer((off.socket as Socket).localPort!)).toBe(0);
+    } finally {
+      await client.close();
+      await incoming.close();
+      await off.close();
+    }
+  });
+
+  it('with idleTimeoutMs, a writer that goes silent without closing makes next() reject ERR_CONNECTION_LOST; what came before is kept', async () => {
+    const server = await listen();
+    const proxy = await FreezableProxy.start(server.port!);
+    const producer = new TcpProducer('127.0.0.1', proxy.port, { idleTimeoutMs: 400 });
+    await producer.connected;
+    const writer = await server.acceptConsumer();
+    try {
+      await writer.push(tensor('int32', [2], [1, 2]));
+      expectSameTensor(await producer.next(), tensor('int32', [2], [1, 2]));
+      proxy.freeze();
+      const started = Date.now();
+      const err = await errorOf(producer.next());
+      expect([err?.code, Date.now() - started < 3000]).toEqual(['ERR_CONNECTION_LOST', true]);
+      expect(err?.message).toMatch(/idleTimeoutMs/);
+    } finally {
+      await producer.close();
+      writer.socket.destroy();
+      await proxy.close();
+    }
+  });
+
+  it('with idleTimeoutMs, push() to a reader that stopped rejects once the high-water mark is reached and the limit passes; an idle writer is kept', async () => {
+    const server = await listen();
+    const proxy = await FreezableProxy.start(server.port!);
+    const consumer = new TcpConsumer('127.0.0.1', proxy.port, { idleTimeoutMs: 400, highWaterMark: 64 * 1024 });
+    await consumer.connected;
+    const reader = await server.acceptProducer();
+    try {
+      await consumer.push(tensor('int32', [1], [1]));
+      expectSameTensor(await reader.next(), tensor('int32', [1], [1]));
+      await sleep(800); // nothing to send: idle, not stalled
+      await consumer.push(tensor('int32', [1], [2]));
+      expectSameTensor(await reader.next(), tensor('int32', [1], [2]));
+      proxy.freeze();
+      const big = tensor('uint8', [1024 * 1024]);
+      const started = Date.now();
+      let err: Awaited<ReturnType<typeof errorOf>>;
+      for (let i = 0; i < 64 && err === undefined; i++) err = await errorOf(consumer.push(big));
+      expect([err?.code, Date.now() - started < 10_000]).toEqual(['ERR_CONNECTION_LOST', true]);
+    } finally {
+      await consumer.close().catch(() => undefined);
+      await reader.close();
+      await proxy.close();
+    }
+  });
+
+  it('bad liveness options are ERR_INVALID_ARGUMENT', () => {
+    expect(() => new TcpProducer('127.0.0.1', 9, { idleTimeoutMs: -1 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    expect(() => new TcpConsumer('127.0.0.1', 9, { keepAliveMs: Number.NaN })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+  });
+});
+
+describe('TLS mismatches are errors, never a clean end', () => {
+  it('a plaintext client to a TLS server: push() or close() rejects ERR_CONNECTION_LOST, naming TLS', async () => {
+    const server = await listen({ tls: { key: TLS_KEY, cert: TLS_CERT } });
+    const c = new TcpConsumer('127.0.0.1', server.port!);
+    const pushed = await errorOf(c.push(tensor('int32', [1], [1])));
+    const closed = await errorOf(c.close());
+    const err = pushed ?? closed;
+    expect(err?.code).toBe('ERR_CONNECTION_LOST');
+    expect(err?.message).toMatch(/connect with \{ tls \}/);
+  });
+
+  it('a TLS client without a certificate to an mTLS server: ERR_HANDSHAKE asking for one', async () => {
+    const server = await listen({ tls: { key: TLS_KEY, cert: TLS_CERT, ca: TLS_CERT, requestCert: true, rejectUnauthorized: true } });
+    const c = new TcpConsumer('127.0.0.1', server.port!, { tls: { ca: TLS_CERT, servername: 'localhost' } });
+    const pushed = await errorOf(c.push(tensor('int32', [1], [1])));
+    const closed = await errorOf(c.close());
+    const err = pushed ?? closed;
+    expect(err?.code).toBe('ERR_HANDSHAKE');
+    expect(err?.message).toMatch(/client certificate/);
+  });
+
+  it('a plaintext producer to a TLS server is reset after its handshakeTimeout: ERR_CONNECTION_LOST, not an empty stream', async () => {
+    const server = await listen({ tls: { key: TLS_KEY, cert: TLS_CERT, handshakeTimeout: 500 } });
+    const p = new TcpProducer('127.0.0.1', server.port!);
+    try {
+      expect((await errorOf(p.next()))?.code).toBe('ERR_CONNECTION_LOST');
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('a writer to something that talks back (not a tensor reader) gets ERR_PROTOCOL', async () => {
+    const chatty = createServer((s) => s.end('HTTP/1.1 400 Bad Request\r\n\r\n'));
+    await new Promise<void>((r) => chatty.listen(0, '127.0.0.1', r));
+    const c = new TcpConsumer('127.0.0.1', (chatty.address() as { port: number }).port);
+    try {
+      await c.push(tensor('int32', [1], [1])).catch(() => undefined);
+      expect((await errorOf(c.close()))?.code).toBe('ERR_PROTOCOL');
+    } finally {
+      chatty.close();
+    }
+  });
+
+  it('close() waits for a Harmonics reader to close its end, and resolves after closeTimeoutMs against one that keeps it open', async () => {
+    const server = await listen();
+    const c = new TcpConsumer('127.0.0.1', server.port!, { closeTimeoutMs: 300 });
+    await c.connected;
+    const accepted = await server.accept();
+    accepted.socket.pause(); // reads nothing, keeps its end open
+    await c.push(tensor('int32', [1], [1]));
+    const started = Date.now();
+    await c.close();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+  });
+});
+
+describe('SocketServer.close', () => {
+  it('close({ timeoutMs }) lets handed-out connections finish, then drops them; await using closes the server', async () => {
+    let port: number;
+    {
+      await using server = await SocketServer.listen();
+      port = server.port!;
+      const c = new TcpConsumer('127.0.0.1', port, { closeTimeoutMs: 0 });
+      await c.connected;
+      const reader = await server.acceptProducer();
+      await c.push(tensor('int32', [1], [1]));
+      const closing = server.close({ timeoutMs: 300 });
+      expectSameTensor(await reader.next(), tensor('int32', [1], [1])); // still served during the grace period
+      const started = Date.now();
+      await closing;
+      expect(Date.now() - started).toBeLessThan(2000);
+      expect((await errorOf(reader.next()))?.code).toBe('ERR_CONNECTION_LOST'); // dropped after it
+      await c.close().catch(() => undefined);
+    }
+    expect((await errorOf(new TcpProducer('127.0.0.1', port).next()))?.code).toBe('ERR_CONNECT');
+    const other = await SocketServer.listen();
+    expect((await errorOf(other.close({ timeoutMs: -1 })))?.code).toBe('ERR_INVALID_ARGUMENT');
+    await other.close();
   });
 });
