@@ -15,4 +15,4 @@ export type { NodeClientOptions } from './node.js';
 export { nodeSocketAdapter } from './node-adapter.js';
 export type { KeepAlive } from './node-adapter.js';
 export { IncomingWebSocket, WebSocketServer } from './server.js';
-export type { WebSocketServerOptions } from './server.js';
+export type { WebSocketServerCloseOptions, WebSocketServerOptions } from './server.js';

@@ -74,7 +74,7 @@ export class WebSocketConsumer extends WebSocketChannelConsumer {
 
 async function listenOnce(kind: 'producer' | 'consumer', target: Target, options: Record<string, unknown>): Promise<Producer | Consumer> {
   if (target.scheme === 'wss' && options.tls === undefined) {
-    throw new HarmonicsError('ERR_UNSUPPORTED_SCHEME', `${target.href}: a listening wss: target needs { tls: { key, cert } }`);
+    throw new HarmonicsError('ERR_INVALID_ARGUMENT', `${target.href}: a listening wss: target needs { tls: { key, cert } }`);
   }
   const server = await WebSocketServer.listen({ ...options, host: target.host, port: target.port, path: target.path } as WebSocketServerOptions);
   (options.onListening as ((address: { port: number }) => void) | undefined)?.({ port: server.port });

@@ -1,8 +1,9 @@
 import { type IncomingMessage, type Server as HttpServer, createServer as createHttpServer } from 'node:http';
 import { type Server as HttpsServer, createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { type AbortOptions, DEFAULT_MAX_MESSAGE_BYTES, HarmonicsError } from '@harmonics/core';
-import { AcceptQueue } from '@harmonics/internal';
+import type { TlsOptions } from 'node:tls';
+import { type AbortOptions, DEFAULT_MAX_MESSAGE_BYTES, HarmonicsError, type ListeningServer, type ServerCloseOptions } from '@harmonics/core';
+import { AcceptQueue, checkPositive } from '@harmonics/internal';
 import WebSocket, { WebSocketServer as WsServer } from 'ws';
 import {
   type SocketAdapter,
@@ -23,8 +24,8 @@ export interface WebSocketServerOptions {
   path?: string;
   /** Attach to an existing `http`/`https` server (which you listen and close yourself). */
   server?: HttpServer | HttpsServer;
-  /** Serve `wss://`: key and cert (PEM), as Node's `tls` takes them. Ignored with `server`. */
-  tls?: { key: string | Buffer; cert: string | Buffer; ca?: string | Buffer; requestCert?: boolean };
+  /** Serve `wss://` with these options (Node's `tls.createServer`: `key`, `cert`, `ca`, `requestCert`, …), passed through. Ignored with `server`. */
+  tls?: TlsOptions;
   /**
    * Which browser pages may connect, by their `Origin` header (browsers do not
    * apply CORS to WebSockets, so without this any page the user visits could
@@ -108,7 +109,18 @@ export class IncomingWebSocket {
  * A WebSocket server (Node) that hands out connections as Producers or
  * Consumers: `acceptProducer()`, `acceptConsumer()`, or async iteration.
  */
-export class WebSocketServer implements AsyncIterable<IncomingWebSocket> {
+/** Options of {@link WebSocketServer.close}. */
+export interface WebSocketServerCloseOptions extends ServerCloseOptions {
+  /**
+   * Let connections already handed out run this long to finish, then drop
+   * them. Without it (and without `closeConnections`) they stay open.
+   */
+  timeoutMs?: number;
+  /** Drop connections already handed out at once. */
+  closeConnections?: boolean;
+}
+
+export class WebSocketServer implements AsyncIterable<IncomingWebSocket>, ListeningServer {
   private readonly queue: AcceptQueue<IncomingWebSocket>;
   private readonly handedOut = new Set<WebSocket>();
   private closed = false;
@@ -219,22 +231,40 @@ export class WebSocketServer implements AsyncIterable<IncomingWebSocket> {
 
   /**
    * Stop accepting. Connections not yet accepted are closed (1001); waiting
-   * `accept()` calls reject `ERR_CLOSED`. Handed-out connections stay open
-   * unless `closeConnections` is true (then they are dropped). The http
-   * server is closed only if this server created it. Idempotent.
+   * `accept()` calls reject `ERR_CLOSED`. Handed-out connections stay open,
+   * unless `timeoutMs` is given (they may run that long, then are dropped) or
+   * `closeConnections` is true (dropped at once). The http server is closed
+   * only if this server created it. Idempotent.
    */
-  async close(options: { closeConnections?: boolean } = {}): Promise<void> {
-    if (options.closeConnections) for (const ws of this.handedOut) ws.terminate();
+  async close(options: WebSocketServerCloseOptions = {}): Promise<void> {
+    checkPositive('timeoutMs', options.timeoutMs, true);
+    let drop = options.closeConnections === true;
+    if (!drop && options.timeoutMs !== undefined && this.handedOut.size > 0) {
+      const ms = options.timeoutMs;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.all([...this.handedOut].map((ws) => new Promise((resolve) => ws.once('close', resolve)))),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+      ]);
+      clearTimeout(timer);
+      drop = true;
+    }
+    if (drop) for (const ws of this.handedOut) ws.terminate();
     if (this.closed) return;
     this.closed = true;
     for (const c of this.queue.close()) c.socket.close(1001, 'server closing');
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
     if (this.ownsHttp) {
       const stopped = new Promise<void>((resolve) => this.http.close(() => resolve()));
-      if (options.closeConnections) {
+      if (drop) {
         this.http.closeAllConnections?.();
         await stopped;
       } else this.http.unref();
     }
+  }
+
+  /** `await using server = await WebSocketServer.listen()`: closes it, dropping its connections. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close({ closeConnections: true });
   }
 }

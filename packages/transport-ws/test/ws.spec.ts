@@ -431,3 +431,27 @@ describe('connections', () => {
     }
   });
 });
+
+describe('WebSocketServer.close and the option vocabulary', () => {
+  it('close({ timeoutMs }) lets handed-out connections finish, then drops them; await using closes the server', async () => {
+    let port: number;
+    {
+      await using server = await WebSocketServer.listen();
+      port = server.port;
+      const c = new WebSocketConsumer(`ws://127.0.0.1:${port}/`);
+      const reader = await server.acceptProducer();
+      await c.push(tensor('int32', [1], [1]));
+      const closing = server.close({ timeoutMs: 300 });
+      expectSameTensor(await reader.next(), tensor('int32', [1], [1])); // still served during the grace period
+      await closing;
+      expect((await errorOf(reader.next()))?.code).toBe('ERR_CONNECTION_LOST'); // dropped after it
+      await c.close().catch(() => undefined);
+    }
+    expect((await errorOf(new WebSocketProducer(`ws://127.0.0.1:${port}/`, { connectTimeoutMs: 2000 }).next()))?.code).toBe('ERR_CONNECT');
+  });
+
+  it('a bad URL or port is ERR_INVALID_ARGUMENT', () => {
+    expect(() => new WebSocketProducer('http://127.0.0.1:9/')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    expect(() => new WebSocketProducer('not a url')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+  });
+});
