@@ -13,6 +13,7 @@ import {
 } from '@grpc/grpc-js';
 import {
   type AbortOptions,
+  type ErrorCode,
   HarmonicsError,
   type ListeningServer,
   type ServerCloseOptions,
@@ -53,7 +54,7 @@ import {
 import { type DirectStream, directWrites, serverStreamOf, writeMessage } from './direct.js';
 import { flightService } from './service.js';
 import { waitFor } from './wait.js';
-import { type StreamItem, type StreamOptions, type StreamReader, TensorStream } from './stream.js';
+import { QueueBudget, type StreamItem, type StreamOptions, type StreamReader, TensorStream } from './stream.js';
 
 /** Bytes written to a DoGet call and not yet taken by HTTP/2 before the server waits. */
 const GET_HIGH_WATER_BYTES = 8 * 1024 * 1024;
@@ -72,10 +73,22 @@ export interface HandshakeRequest {
 
 /** Options of an in-memory {@link TensorFlightServer}; `listen` takes these too. */
 export interface TensorFlightServerOptions {
-  /** Tensors a queue stream holds before writers wait (DoPut calls are paused). Default 1024. */
+  /** Tensors a queue stream holds before writers wait (DoPut calls are paused). Default: no count limit (bytes bound it). */
   capacity?: number;
-  /** Bytes a queue stream holds before writers wait. Default 256 MiB. */
+  /**
+   * Bytes a queue stream holds before writers wait: its tensors' data plus
+   * 256 bytes per tensor (so tiny tensors are bounded too). An empty queue
+   * still takes one tensor. Default 64 MiB.
+   */
   maxQueuedBytes?: number;
+  /** Bytes all queue streams hold together (counted as `maxQueuedBytes`) before every writer waits. Default 512 MiB. */
+  maxTotalQueuedBytes?: number;
+  /**
+   * Streams the server holds. Creating one more (a DoPut or DoGet of a new
+   * name) first forgets queue streams that ended and were drained; if still
+   * at the limit, the call is refused with RESOURCE_EXHAUSTED. Default 1024.
+   */
+  maxStreams?: number;
   /** Streams created on first use keep every tensor for replay (see `createStream`). Default false. */
   retain?: boolean;
   /**
@@ -197,6 +210,8 @@ export class TensorFlightServer implements ListeningServer {
   private closed = false;
   readonly capacity: number;
   readonly maxQueuedBytes: number;
+  readonly maxStreams: number;
+  private readonly budget: QueueBudget;
   private readonly retainDefault: boolean;
   private readonly resolveTicketHook: TensorFlightServerOptions['resolveTicket'];
   private listening: { port: number; host: string } | undefined;
@@ -207,8 +222,12 @@ export class TensorFlightServer implements ListeningServer {
     checkPositive('capacity', options.capacity);
     this.maxMessageBytes = maxMessageBytesOf(options);
     checkPositive('maxQueuedBytes', options.maxQueuedBytes);
-    this.capacity = options.capacity ?? 1024;
-    this.maxQueuedBytes = options.maxQueuedBytes ?? 256 * 1024 * 1024;
+    checkPositive('maxTotalQueuedBytes', options.maxTotalQueuedBytes);
+    checkPositive('maxStreams', options.maxStreams);
+    this.capacity = options.capacity ?? Infinity;
+    this.maxQueuedBytes = options.maxQueuedBytes ?? 64 * 1024 * 1024;
+    this.budget = new QueueBudget(options.maxTotalQueuedBytes ?? 512 * 1024 * 1024);
+    this.maxStreams = options.maxStreams ?? 1024;
     this.retainDefault = options.retain ?? false;
     this.resolveTicketHook = options.resolveTicket;
   }
@@ -327,6 +346,15 @@ export class TensorFlightServer implements ListeningServer {
     }
   }
 
+  /** Forget queue streams that ended (or failed) and hold nothing: their readers are done with them. */
+  private forgetDrained(): void {
+    for (const [name, s] of this.streams) {
+      const drained = !s.retain && s.state !== 'open' && s.size === 0;
+      const unused = !s.known && s.total === 0 && s.waitingReaders === 0;
+      if (drained || unused) this.streams.delete(name);
+    }
+  }
+
   /** End a stream: readers get what it holds, then the end. */
   endStream(name = DEFAULT_STREAM): void {
     this.streams.get(name)?.end();
@@ -338,7 +366,15 @@ export class TensorFlightServer implements ListeningServer {
     if (s === undefined) {
       checkName(name);
       if (this.closed || this.closing !== undefined) throw closedError('this TensorFlightServer');
-      s = new TensorStream(name, retain ?? this.retainDefault, this.capacity, this.maxQueuedBytes);
+      if (this.streams.size >= this.maxStreams) this.forgetDrained();
+      if (this.streams.size >= this.maxStreams) {
+        throw status(
+          Status.RESOURCE_EXHAUSTED,
+          `this server holds ${this.streams.size} streams (maxStreams); end and drain some, or raise maxStreams`,
+          'ERR_CONNECT',
+        );
+      }
+      s = new TensorStream(name, retain ?? this.retainDefault, this.capacity, this.maxQueuedBytes, this.budget);
       this.streams.set(name, s);
     }
     return s;
@@ -494,9 +530,8 @@ export class TensorFlightServer implements ListeningServer {
       throw status(Status.INVALID_ARGUMENT, `${END_ACTION} takes a JSON body {"stream", "writer"}`);
     }
     if (typeof body?.stream !== 'string') throw status(Status.INVALID_ARGUMENT, `${END_ACTION}: "stream" must be a string`);
-    const s = this.stream(body.stream);
-    // A writer that never sent anything (or whose DoPuts are done) leaves.
-    s.detach(typeof body.writer === 'string' ? body.writer : undefined);
+    // A writer that never sent anything (or whose DoPuts are done) leaves; an unknown stream is not created for it.
+    this.streams.get(body.stream)?.detach(typeof body.writer === 'string' ? body.writer : undefined);
   }
 
   private onHandshake(call: ServerDuplexStream<Buffer, Buffer>, hook: TensorFlightListenOptions['handshake']): void {
@@ -611,6 +646,10 @@ export class TensorFlightServer implements ListeningServer {
           cancelRoom = s.onRoom(wait);
         }
       } catch (err) {
+        if (!(err instanceof HarmonicsError) && typeof (err as Partial<StatusError>)?.code === 'number') {
+          const st = err as StatusError;
+          return finish(st.code, st.details, st.errorCode);
+        }
         const e = err instanceof HarmonicsError ? err : new HarmonicsError('ERR_PROTOCOL', String(err), { cause: err });
         finish(Status.INVALID_ARGUMENT, e.message, e.code);
       }
@@ -733,7 +772,13 @@ export class TensorFlightServer implements ListeningServer {
       .then(
         (name) => {
           if (done) return;
-          const s = (stream = this.stream(name));
+          let s: TensorStream;
+          try {
+            s = stream = this.stream(name);
+          } catch (err) {
+            const st = toStatus(err);
+            return finish(st.code, st.details, st.errorCode);
+          }
           reader = s.newReader();
           call.sendMetadata(new Metadata());
           if (!s.known && s.total === 0) {
@@ -777,19 +822,28 @@ function descriptorName(d: FlightDescriptor): string {
 interface StatusError {
   code: Status;
   details: string;
+  /** The Harmonics code our clients rethrow (sent in the trailers). */
+  errorCode?: ErrorCode;
 }
 
-function status(code: Status, details: string): StatusError & Error {
-  return Object.assign(new Error(details), { code, details });
+function status(code: Status, details: string, errorCode?: ErrorCode): StatusError & Error {
+  return Object.assign(new Error(details), { code, details, errorCode });
 }
 
 function toStatus(err: unknown): StatusError & { metadata?: Metadata } {
   if (err instanceof HarmonicsError) {
     const code = err.code === 'ERR_CLOSED' ? Status.UNAVAILABLE : Status.INVALID_ARGUMENT;
-    return { code, details: err.message, metadata: statusMetadata(err.code) };
+    return { code, details: err.message, errorCode: err.code, metadata: statusMetadata(err.code) };
   }
   const e = err as Partial<StatusError>;
-  if (typeof e?.code === 'number') return { code: e.code, details: e.details ?? String(err) };
+  if (typeof e?.code === 'number') {
+    return {
+      code: e.code,
+      details: e.details ?? String(err),
+      errorCode: e.errorCode,
+      metadata: e.errorCode ? statusMetadata(e.errorCode) : undefined,
+    };
+  }
   return { code: Status.INTERNAL, details: String(err) };
 }
 

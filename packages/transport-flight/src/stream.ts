@@ -13,6 +13,42 @@ export interface StreamItem {
   readonly key: string;
 }
 
+/** What a queued tensor costs besides its data (its objects), counted in the queue's bytes so that many tiny tensors are bounded too. */
+export const TENSOR_OVERHEAD_BYTES = 256;
+
+/**
+ * The bytes all queue streams of a server hold together, against a limit:
+ * past it, writers of every queue stream wait (an empty queue still takes
+ * one tensor, so no reader waits on a writer that waits on the budget).
+ */
+export class QueueBudget {
+  bytes = 0;
+  private readonly waiting = new Set<TensorStream>();
+
+  constructor(readonly max: number) {}
+
+  get exhausted(): boolean {
+    return this.bytes >= this.max;
+  }
+
+  take(n: number): void {
+    this.bytes += n;
+  }
+
+  release(n: number): void {
+    this.bytes -= n;
+    if (this.waiting.size > 0 && !this.exhausted) for (const s of [...this.waiting]) s.roomMade();
+  }
+
+  wait(s: TensorStream): void {
+    this.waiting.add(s);
+  }
+
+  unwait(s: TensorStream): void {
+    this.waiting.delete(s);
+  }
+}
+
 /** Where one reader is: for a queue the shared head, for a retained stream its own position. */
 export interface StreamReader {
   pos: number;
@@ -27,7 +63,9 @@ export class TensorStream {
   private items: StreamItem[] = [];
   /** Index in `items` of the queue's head (queues drop what was taken, in chunks). */
   private head = 0;
+  /** What the queue holds, as limits count it: data plus {@link TENSOR_OVERHEAD_BYTES} per tensor. */
   private queuedBytes = 0;
+  private dataBytes = 0;
   private readonly itemWaiters = new Set<() => void>();
   private readonly roomWaiters = new Set<() => void>();
   /** Writers without a session (each DoPut of a plain Flight client, local consumers). */
@@ -48,20 +86,27 @@ export class TensorStream {
     readonly retain: boolean,
     readonly capacity: number,
     readonly maxQueuedBytes: number,
+    private readonly budget: QueueBudget = new QueueBudget(Infinity),
   ) {}
+
+  /** Readers waiting for a tensor now. */
+  get waitingReaders(): number {
+    return this.itemWaiters.size;
+  }
 
   /** Tensors a new reader would get now. */
   get size(): number {
     return this.items.length - this.head;
   }
 
+  /** The data bytes of the tensors a new reader would get now. */
   get bytes(): number {
-    return this.queuedBytes;
+    return this.dataBytes;
   }
 
   /** True while writers should wait (queues only; an empty queue always takes one tensor). */
   get full(): boolean {
-    return !this.retain && this.size > 0 && (this.size >= this.capacity || this.queuedBytes >= this.maxQueuedBytes);
+    return !this.retain && this.size > 0 && (this.size >= this.capacity || this.queuedBytes >= this.maxQueuedBytes || this.budget.exhausted);
   }
 
   newReader(): StreamReader {
@@ -84,11 +129,15 @@ export class TensorStream {
       r.pos += n;
       return;
     }
+    let freed = 0;
     for (let i = 0; i < n; i++) {
-      this.queuedBytes -= this.items[this.head + i].tensor.data.byteLength;
+      const data = this.items[this.head + i].tensor.data.byteLength;
+      this.dataBytes -= data;
+      freed += TENSOR_OVERHEAD_BYTES + data;
       // Taken: drop the reference now, so the tensor's memory can be freed (and reused).
       this.items[this.head + i] = undefined as unknown as StreamItem;
     }
+    this.queuedBytes -= freed;
     this.head += n;
     if (this.head === this.items.length) {
       this.items = [];
@@ -97,13 +146,23 @@ export class TensorStream {
       this.items = this.items.slice(this.head);
       this.head = 0;
     }
-    if (this.roomWaiters.size > 0 && !this.full) this.wake(this.roomWaiters);
+    if (this.roomWaiters.size > 0 && !this.full) this.roomMade();
+    this.budget.release(freed);
+  }
+
+  /** Wake the writers waiting for room (called when this queue or the server's budget drained). */
+  roomMade(): void {
+    this.budget.unwait(this);
+    this.wake(this.roomWaiters);
   }
 
   /** Append `t`; `key` is its `layoutKey` when the caller has it (a decoded batch shares one). */
   put(t: Tensor, key = layoutKey(t.dtype, t.shape)): void {
     this.items.push({ tensor: t, key });
-    this.queuedBytes += t.data.byteLength;
+    const cost = TENSOR_OVERHEAD_BYTES + t.data.byteLength;
+    this.queuedBytes += cost;
+    this.dataBytes += t.data.byteLength;
+    if (!this.retain) this.budget.take(cost);
     if (this.last?.key !== key) this.last = { dtype: t.dtype, shape: Array.from(t.shape), key };
     this.total++;
     this.wake(this.itemWaiters);
@@ -134,7 +193,11 @@ export class TensorStream {
   /** Call `fn` once when a full queue has room again (or the stream ends). Returns the canceller. */
   onRoom(fn: () => void): () => void {
     this.roomWaiters.add(fn);
-    return () => this.roomWaiters.delete(fn);
+    this.budget.wait(this);
+    return () => {
+      this.roomWaiters.delete(fn);
+      if (this.roomWaiters.size === 0) this.budget.unwait(this);
+    };
   }
 
   /** A writer arrives; an ended stream opens again for it (a new session of the stream). */
@@ -161,6 +224,7 @@ export class TensorStream {
     else if (this.writers > 0) this.writers--;
     if (this.state !== 'open') return;
     this.state = 'failed';
+    this.budget.unwait(this);
     this.failure = err;
     this.wake(this.itemWaiters);
     this.wake(this.roomWaiters);
@@ -169,6 +233,7 @@ export class TensorStream {
   end(): void {
     if (this.state !== 'open') return;
     this.state = 'ended';
+    this.budget.unwait(this);
     this.wake(this.itemWaiters);
     this.wake(this.roomWaiters);
   }

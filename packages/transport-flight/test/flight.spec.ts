@@ -624,3 +624,81 @@ describe('keepalive, unknown streams and the option vocabulary', () => {
     expect(await codeOf(new FlightProducer('127.0.0.1', port, { connectTimeoutMs: 2000 }).next())).toBe('ERR_CONNECT');
   });
 });
+
+describe('TensorFlightServer resource limits', () => {
+  function rawDoAction(port: number, type: string, body: string): Promise<StatusObject> {
+    const raw = new Client(`127.0.0.1:${port}`, credentials.createInsecure());
+    return new Promise((resolve) => {
+      const call = raw.makeServerStreamRequest(methodPath('DoAction'), identity, identity, encodeAction({ type, body: Buffer.from(body) }) as Buffer);
+      call.on('data', () => undefined);
+      call.on('error', () => undefined);
+      call.on('status', (st: StatusObject) => {
+        raw.close();
+        resolve(st);
+      });
+    });
+  }
+
+  it('DoActions for streams that do not exist create none (1000 of them)', async () => {
+    const server = await TensorFlightServer.listen();
+    try {
+      for (let i = 0; i < 1000; i++) await rawDoAction(server.port!, END_ACTION, JSON.stringify({ stream: `s${i}`, writer: 'w' }));
+      expect(server.listStreams().length).toBe(0);
+    } finally {
+      await server.close({ timeoutMs: 0 });
+    }
+  });
+
+  it('maxStreams: drained streams are forgotten to make room; past it a new stream is refused (ERR_CONNECT), others are served', async () => {
+    const server = await TensorFlightServer.listen({ maxStreams: 2 });
+    try {
+      for (const name of ['a', 'b']) {
+        const c = new FlightConsumer('127.0.0.1', server.port!, { stream: name });
+        await c.push(tensor('int32', [1], [1]));
+        await c.close();
+      }
+      // 'a' drained and ended: forgotten when room is needed.
+      expect((await readAll(new FlightProducer('127.0.0.1', server.port!, { stream: 'a' }))).length).toBe(1);
+      const c = new FlightConsumer('127.0.0.1', server.port!, { stream: 'c' });
+      await c.push(tensor('int32', [1], [3]));
+      const d = new FlightConsumer('127.0.0.1', server.port!, { stream: 'd' });
+      await d.push(tensor('int32', [1], [4]));
+      await d.push(tensor('int32', [1], [4])).catch(() => undefined);
+      const err = await errorOf(d.close());
+      expect(err?.code).toBe('ERR_CONNECT');
+      expect(err?.message).toMatch(/maxStreams/);
+      await c.close();
+      expect(
+        server
+          .listStreams()
+          .map((s) => s.name)
+          .sort(),
+      ).toEqual(['b', 'c']);
+      expect((await readAll(new FlightProducer('127.0.0.1', server.port!, { stream: 'b' }))).length).toBe(1);
+    } finally {
+      await server.close({ timeoutMs: 0 });
+    }
+  });
+
+  it('maxTotalQueuedBytes: writers of every queue stream wait once the streams together hold it; everything arrives once readers drain', async () => {
+    const server = await TensorFlightServer.listen({ maxTotalQueuedBytes: 4 * 1024 * 1024, maxQueuedBytes: 64 * 1024 * 1024 });
+    const writers = ['x', 'y', 'z'].map((stream) => new FlightConsumer('127.0.0.1', server.port!, { stream }));
+    try {
+      const pushes = writers.map(async (w, k) => {
+        for (let i = 0; i < 8; i++) await w.push(sampleTensor('uint8', [1024 * 1024], k * 100 + i));
+        await w.close();
+      });
+      await new Promise((r) => setTimeout(r, 1000));
+      const held = server.listStreams().reduce((n, s) => n + s.bytes, 0);
+      expect(held).toBeLessThan(4 * 1024 * 1024 + 3 * (1024 * 1024 + 256) + 1);
+      const got = await Promise.all(['x', 'y', 'z'].map((stream) => readAll(new FlightProducer('127.0.0.1', server.port!, { stream }))));
+      await Promise.all(pushes);
+      got.forEach((list, k) => {
+        expect(list.length).toBe(8);
+        list.forEach((t, i) => expectSameTensor(t, sampleTensor('uint8', [1024 * 1024], k * 100 + i)));
+      });
+    } finally {
+      await server.close({ timeoutMs: 0 });
+    }
+  });
+});

@@ -11,6 +11,8 @@ export function describeEndpoint(e: Endpoint): string {
 
 const HINTS: Record<string, string> = {
   ECONNREFUSED: 'connection refused; is a server listening there?',
+  ECONNRESET:
+    'the server reset the connection: at its connection limit, or refusing what we sent (a TLS server refuses plaintext: connect with { tls })',
   ENOENT: 'no such socket file; is the server running?',
   EHOSTUNREACH: 'host unreachable',
   ENETUNREACH: 'network unreachable',

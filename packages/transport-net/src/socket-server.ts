@@ -23,8 +23,18 @@ export interface SocketServerOptions extends SocketProducerOptions, SocketConsum
    * gets an error rather than a clean end of stream.
    */
   tls?: TlsOptions;
-  /** Connections accepted by the kernel but not yet taken with `accept()`; past this, new ones are closed. Default 128. */
+  /**
+   * Connections accepted by the kernel but not yet taken with `accept()`;
+   * past this, new ones are closed. Default 128. A waiting connection reads
+   * nothing (its writer is held back by TCP), so it costs kernel buffers only.
+   */
   maxPending?: number;
+  /**
+   * Open connections (waiting and handed out) beyond which new ones are
+   * reset, so their clients get `ERR_CONNECTION_LOST` rather than an empty
+   * stream. Default 1024.
+   */
+  maxConnections?: number;
 }
 
 /**
@@ -72,6 +82,8 @@ export class SocketServer implements AsyncIterable<IncomingConnection>, Listenin
   private readonly handedOut = new Set<Socket>();
   private closed = false;
   private stopped: Promise<void> | undefined;
+  /** TLS servers: the TCP socket under each TLS one, by remote address. */
+  private readonly raw = new Map<string, Socket>();
 
   private constructor(
     private readonly server: Server,
@@ -81,19 +93,31 @@ export class SocketServer implements AsyncIterable<IncomingConnection>, Listenin
     server.on(options.tls ? 'secureConnection' : 'connection', (socket: Socket) => this.onConnection(socket));
     if (options.tls) {
       // tls.Server is a net.Server: its 'connection' event gives the TCP socket under each TLS one.
-      const raw = new Map<string, Socket>();
-      server.on('connection', (socket: Socket) => {
+      // Limits are checked there, before TLS wraps it: a TCP socket under a live TLS one cannot be reset.
+      server.prependListener('connection', (socket: Socket) => {
+        if (this.full()) {
+          socket.on('error', () => undefined);
+          socket.resetAndDestroy();
+          return;
+        }
         const key = `${socket.remoteAddress}:${socket.remotePort}`;
-        raw.set(key, socket);
-        socket.once('close', () => raw.delete(key));
+        this.raw.set(key, socket);
+        socket.once('close', () => this.raw.delete(key));
       });
-      server.on('tlsClientError', (_err: Error, tlsSocket: Socket) => {
-        // A reset, not a FIN: to a plaintext writer a FIN would look like a reader that took everything.
-        const socket = raw.get(`${tlsSocket.remoteAddress}:${tlsSocket.remotePort}`);
-        if (socket !== undefined && typeof socket.resetAndDestroy === 'function' && !socket.destroyed) socket.resetAndDestroy();
-        else tlsSocket.destroy();
-      });
+      server.on('tlsClientError', (_err: Error, tlsSocket: Socket) => this.reset(tlsSocket, true));
     }
+  }
+
+  /**
+   * Drop a connection with a reset, not a FIN: to a client a FIN is a clean
+   * end (an empty stream to a reader, a reader that took everything to a
+   * writer); a reset is `ERR_CONNECTION_LOST`.
+   */
+  private reset(socket: Socket, handshakeFailed = false): void {
+    // The TCP socket under an established TLS one must not be reset (Node crashes); those get a FIN.
+    const tcp = !this.options.tls ? socket : handshakeFailed ? this.raw.get(`${socket.remoteAddress}:${socket.remotePort}`) : undefined;
+    if (tcp !== undefined && typeof tcp.resetAndDestroy === 'function' && !tcp.destroyed) tcp.resetAndDestroy();
+    socket.destroy();
   }
 
   /**
@@ -101,6 +125,8 @@ export class SocketServer implements AsyncIterable<IncomingConnection>, Listenin
    * @throws HarmonicsError `ERR_CONNECT` when the address cannot be bound (in use, no permission), naming it.
    */
   static async listen(options: SocketServerOptions = {}): Promise<SocketServer> {
+    checkPositive('maxConnections', options.maxConnections);
+    checkPositive('maxPending', options.maxPending);
     const server = options.tls ? createTlsServer({ handshakeTimeout: 10_000, ...options.tls }) : createServer();
     const endpoint: Endpoint = options.path !== undefined ? { path: options.path } : { host: options.host ?? '127.0.0.1', port: options.port ?? 0 };
     if (options.path !== undefined) await removeStaleSocket(options.path);
@@ -186,8 +212,19 @@ export class SocketServer implements AsyncIterable<IncomingConnection>, Listenin
     await this.close({ closeConnections: true });
   }
 
+  /** Open connections: waiting to be accepted, and handed out. */
+  get connections(): number {
+    return this.queue.size + this.handedOut.size;
+  }
+
+  /** At `maxConnections`, or `maxPending` waiting. */
+  private full(): boolean {
+    return this.connections >= (this.options.maxConnections ?? 1024) || this.queue.size >= (this.options.maxPending ?? 128);
+  }
+
   private onConnection(socket: Socket): void {
     socket.on('error', () => undefined); // reported through the producer/consumer made from it
+    if (!this.options.tls && this.full()) return this.reset(socket);
     const c = new IncomingConnection(socket, {
       maxMessageBytes: this.options.maxMessageBytes,
       timeoutMs: this.options.timeoutMs,
@@ -198,7 +235,7 @@ export class SocketServer implements AsyncIterable<IncomingConnection>, Listenin
       idleTimeoutMs: this.options.idleTimeoutMs,
     });
     const outcome = this.queue.offer(c);
-    if (outcome === 'refused') socket.destroy();
+    if (outcome === 'refused') this.reset(socket);
     else if (outcome === 'queued') socket.once('close', () => this.queue.remove(c));
   }
 

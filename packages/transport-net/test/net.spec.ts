@@ -571,3 +571,41 @@ describe('SocketServer.close', () => {
     await other.close();
   });
 });
+
+describe('SocketServer limits', () => {
+  it('beyond maxConnections a client is reset (ERR_CONNECTION_LOST, never an empty stream); others stay served', async () => {
+    const server = await listen({ maxConnections: 2 });
+    const a = new TcpConsumer('127.0.0.1', server.port!);
+    const b = new TcpConsumer('127.0.0.1', server.port!);
+    await Promise.all([a.connected, b.connected]);
+    await sleep(100);
+    const third = new TcpProducer('127.0.0.1', server.port!);
+    try {
+      // Reset while connecting (ERR_CONNECT) or just after (ERR_CONNECTION_LOST), depending on timing; never an empty stream.
+      const err = await errorOf(third.next());
+      expect(['ERR_CONNECT', 'ERR_CONNECTION_LOST']).toContain(err?.code);
+      expect(err?.message).toMatch(/ECONNRESET.*connection limit|ECONNRESET/);
+      const reader = await server.acceptProducer();
+      await a.push(tensor('int32', [1], [1]));
+      expectSameTensor(await reader.next(), tensor('int32', [1], [1]));
+    } finally {
+      await third.close();
+      await a.close().catch(() => undefined);
+      await b.close().catch(() => undefined);
+    }
+  });
+
+  it('beyond maxPending a client is reset too, on TLS servers as well', async () => {
+    const server = await listen({ maxPending: 1, tls: { key: TLS_KEY, cert: TLS_CERT } });
+    const first = new TcpProducer('127.0.0.1', server.port!, { tls: { ca: TLS_CERT, servername: 'localhost' } });
+    await first.connected;
+    await sleep(100);
+    const second = new TcpProducer('127.0.0.1', server.port!, { tls: { ca: TLS_CERT, servername: 'localhost' } });
+    try {
+      expect(['ERR_CONNECT', 'ERR_CONNECTION_LOST']).toContain((await errorOf(second.next()))?.code);
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
+});

@@ -53,8 +53,11 @@ function isTlsFailure(code: string | undefined): boolean {
   );
 }
 
-/** The error of a connection that never opened: refused upgrade or TLS is ERR_HANDSHAKE, else ERR_CONNECT. */
+/** The error of a connection that never opened: refused upgrade or TLS is ERR_HANDSHAKE, a busy server (503) or anything else ERR_CONNECT. */
 function openError(err: Error & { code?: string }, where: string): HarmonicsError {
+  if (/Unexpected server response: 503/.test(err.message)) {
+    return new HarmonicsError('ERR_CONNECT', `${where} is at its connection limit (HTTP 503); try again later`, { cause: err });
+  }
   if (/Unexpected server response/.test(err.message)) {
     return new HarmonicsError(
       'ERR_HANDSHAKE',
@@ -80,6 +83,10 @@ export interface KeepAlive {
   /** Drop the connection (`ERR_CONNECTION_LOST`) when nothing was heard and nothing was taken by the peer for this long. */
   idleTimeoutMs: number;
 }
+
+/** Messages, and bytes, held for a connection whose producer is not made yet before it stops reading. */
+const EARLY_MAX_MESSAGES = 16;
+const EARLY_MAX_BYTES = 1024 * 1024;
 
 export function nodeSocketAdapter(ws: WebSocket, where: string, keepAlive: KeepAlive = DEFAULT_KEEPALIVE): SocketAdapter {
   // Binary messages arrive as their frames' payloads: a record sent as header + data frames is decoded without joining them.
@@ -205,11 +212,15 @@ export function nodeSocketAdapter(ws: WebSocket, where: string, keepAlive: KeepA
   type Message = Uint8Array | readonly Uint8Array[] | string;
   let onMessage: ((data: Message, owned?: boolean) => void) | undefined;
   const early: [Message, boolean][] = [];
+  let earlyBytes = 0;
+  let earlyPaused = false;
   const received = (item: Message, owned: boolean): void => {
     lastHeard = Date.now();
-    if (onMessage) onMessage(item, owned);
-    else if (early.push([item, owned]) === 16) {
-      pausedByUs = true;
+    if (onMessage) return onMessage(item, owned);
+    early.push([item, owned]);
+    earlyBytes += typeof item === 'string' ? item.length : Array.isArray(item) ? item.reduce((n, b) => n + b.length, 0) : (item as Uint8Array).length;
+    if (!earlyPaused && (early.length >= EARLY_MAX_MESSAGES || earlyBytes >= EARLY_MAX_BYTES)) {
+      earlyPaused = pausedByUs = true;
       ws.pause(); // nobody reads yet: hold the sender back
     }
   };
@@ -266,8 +277,9 @@ export function nodeSocketAdapter(ws: WebSocket, where: string, keepAlive: KeepA
     onMessage: (fn) => {
       onMessage = fn;
       const held = early.splice(0);
-      if (held.length >= 16) {
-        pausedByUs = false;
+      earlyBytes = 0;
+      if (earlyPaused) {
+        earlyPaused = pausedByUs = false;
         ws.resume();
       }
       for (const [item, owned] of held) fn(item, owned);

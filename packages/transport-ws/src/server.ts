@@ -40,8 +40,21 @@ export interface WebSocketServerOptions {
   verifyClient?: (info: { origin: string | undefined; secure: boolean; req: IncomingMessage }) => boolean | Promise<boolean>;
   /** Largest message accepted (a larger one closes the connection with 1009). Default 256 MiB. */
   maxMessageBytes?: number;
-  /** Connections waiting to be accepted before new ones are refused. Default 128. */
+  /**
+   * Connections waiting to be accepted before new ones are refused. Default
+   * 128. A waiting connection reads nothing (its sender is held back by
+   * TCP), so it costs kernel buffers, not memory of ours.
+   */
   maxPending?: number;
+  /** Open WebSocket connections (waiting and handed out) beyond which upgrades are refused with HTTP 503. Default 1024. */
+  maxConnections?: number;
+  /**
+   * A connection must complete its HTTP upgrade request within this many ms,
+   * else it is closed, so connections that say nothing do not hold
+   * descriptors. Default 10 000. Ignored with `server` (set `headersTimeout`
+   * on yours).
+   */
+  handshakeTimeoutMs?: number;
   /** Ping a connection after this many ms without hearing from it; 0: off. Default 20 000. */
   keepAliveMs?: number;
   /** Drop a connection that was silent (and took none of our bytes) this long: `ERR_CONNECTION_LOST`. Default 60 000. */
@@ -86,6 +99,16 @@ export class IncomingWebSocket {
     private readonly maxMessageBytes: number,
   ) {}
 
+  /** @internal Stop reading until handed out. */
+  hold(): void {
+    this.adapter.pause?.();
+  }
+
+  /** @internal Read again. */
+  release(): void {
+    this.adapter.resume?.();
+  }
+
   get remoteAddress(): string {
     return this.request.socket.remoteAddress ?? 'unknown';
   }
@@ -105,10 +128,6 @@ export class IncomingWebSocket {
   }
 }
 
-/**
- * A WebSocket server (Node) that hands out connections as Producers or
- * Consumers: `acceptProducer()`, `acceptConsumer()`, or async iteration.
- */
 /** Options of {@link WebSocketServer.close}. */
 export interface WebSocketServerCloseOptions extends ServerCloseOptions {
   /**
@@ -120,6 +139,10 @@ export interface WebSocketServerCloseOptions extends ServerCloseOptions {
   closeConnections?: boolean;
 }
 
+/**
+ * A WebSocket server (Node) that hands out connections as Producers or
+ * Consumers: `acceptProducer()`, `acceptConsumer()`, or async iteration.
+ */
 export class WebSocketServer implements AsyncIterable<IncomingWebSocket>, ListeningServer {
   private readonly queue: AcceptQueue<IncomingWebSocket>;
   private readonly handedOut = new Set<WebSocket>();
@@ -137,6 +160,9 @@ export class WebSocketServer implements AsyncIterable<IncomingWebSocket>, Listen
 
   /** Start listening (or attach to `options.server`); resolves once ready. */
   static async listen(options: WebSocketServerOptions = {}): Promise<WebSocketServer> {
+    checkPositive('maxConnections', options.maxConnections);
+    checkPositive('handshakeTimeoutMs', options.handshakeTimeoutMs);
+    checkPositive('maxPending', options.maxPending);
     const maxPayload = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     let http = options.server;
     const ownsHttp = http === undefined;
@@ -144,7 +170,11 @@ export class WebSocketServer implements AsyncIterable<IncomingWebSocket>, Listen
       const reject426 = (_req: IncomingMessage, res: import('node:http').ServerResponse): void => {
         res.writeHead(426, { 'content-type': 'text/plain' }).end('this server speaks WebSocket only\n');
       };
-      http = options.tls ? createHttpsServer({ ...options.tls }, reject426) : createHttpServer(reject426);
+      const handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
+      const limits = { headersTimeout: handshakeTimeoutMs, requestTimeout: handshakeTimeoutMs };
+      http = options.tls ? createHttpsServer({ ...limits, ...options.tls }, reject426) : createHttpServer(limits, reject426);
+      // A socket quiet this long before its upgrade is destroyed; ws clears the timeout once it takes the socket.
+      http.setTimeout(handshakeTimeoutMs);
       const host = options.host ?? '127.0.0.1';
       const h = http;
       await new Promise<void>((resolve, reject) => {
@@ -156,6 +186,8 @@ export class WebSocketServer implements AsyncIterable<IncomingWebSocket>, Listen
     }
     const verify = options.verifyClient;
     const originAllowed = originCheck(options.origins);
+    const maxConnections = options.maxConnections ?? 1024;
+    const made: { server?: WebSocketServer } = {};
     const wss = new WsServer({
       server: http,
       path: options.path,
@@ -163,6 +195,7 @@ export class WebSocketServer implements AsyncIterable<IncomingWebSocket>, Listen
       perMessageDeflate: false,
       verifyClient: (info, cb) => {
         if (!originAllowed(info.req)) return cb(false, 403, "Forbidden: this Origin may not connect (see the server's origins option)");
+        if ((made.server?.connections ?? 0) >= maxConnections) return cb(false, 503, 'Service Unavailable: too many connections (maxConnections)');
         if (verify === undefined) return cb(true);
         Promise.resolve()
           .then(() => verify(info))
@@ -172,7 +205,13 @@ export class WebSocketServer implements AsyncIterable<IncomingWebSocket>, Listen
           );
       },
     });
-    return new WebSocketServer(wss, http, ownsHttp, options);
+    made.server = new WebSocketServer(wss, http, ownsHttp, options);
+    return made.server;
+  }
+
+  /** Open WebSocket connections: waiting to be accepted, and handed out. */
+  get connections(): number {
+    return this.queue.size + this.handedOut.size;
   }
 
   /** The port listened on. */
@@ -190,10 +229,14 @@ export class WebSocketServer implements AsyncIterable<IncomingWebSocket>, Listen
     );
     const outcome = this.queue.offer(c);
     if (outcome === 'refused') ws.close(1013, 'try again later');
-    else if (outcome === 'queued') ws.once('close', () => this.queue.remove(c));
+    else if (outcome === 'queued') {
+      c.hold(); // read nothing until someone accepts it: its sender is held back by TCP, not buffered here
+      ws.once('close', () => this.queue.remove(c));
+    }
   }
 
   private readonly handOut = (c: IncomingWebSocket): IncomingWebSocket => {
+    c.release();
     this.handedOut.add(c.socket);
     c.socket.once('close', () => this.handedOut.delete(c.socket));
     return c;

@@ -20,6 +20,14 @@ async function rawClient(url: string): Promise<WebSocket> {
   return ws;
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function waitUntil(cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await sleep(10);
+  }
+}
 const closeCodeOf = (ws: WebSocket) => new Promise<number>((r) => ws.once('close', (code) => r(code)));
 
 describe('wire format', () => {
@@ -453,5 +461,83 @@ describe('WebSocketServer.close and the option vocabulary', () => {
   it('a bad URL or port is ERR_INVALID_ARGUMENT', () => {
     expect(() => new WebSocketProducer('http://127.0.0.1:9/')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
     expect(() => new WebSocketProducer('not a url')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+  });
+});
+
+describe('WebSocketServer resource limits', () => {
+  it('a connection nobody accepted reads nothing: its sender is held back by TCP, not buffered by the server', async () => {
+    const server = await WebSocketServer.listen();
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/`);
+    try {
+      await new Promise((r) => ws.once('open', r));
+      const record = encodeTensor(tensor('uint8', [1024 * 1024 - 16]));
+      for (let i = 0; i < 64; i++) ws.send(record);
+      await sleep(1000);
+      // 64 MiB sent; loopback TCP buffers hold a few MiB at most: the rest must still be ours to send.
+      expect(ws.bufferedAmount).toBeGreaterThan(32 * 1024 * 1024);
+      // Accepted, it is read again and everything arrives.
+      const reader = await server.acceptProducer();
+      for (let i = 0; i < 64; i++) expect((await reader.next())?.data.length).toBe(1024 * 1024 - 16);
+      await reader.close();
+    } finally {
+      ws.terminate();
+      await server.close({ closeConnections: true });
+    }
+  });
+
+  it('maxConnections: beyond it, upgrades are refused with HTTP 503 (ERR_CONNECT for our clients); others stay served', async () => {
+    const server = await WebSocketServer.listen({ maxConnections: 2 });
+    const open = [new WebSocket(`ws://127.0.0.1:${server.port}/`), new WebSocket(`ws://127.0.0.1:${server.port}/`)];
+    try {
+      await Promise.all(open.map((w) => new Promise((r) => w.once('open', r))));
+      const third = new WebSocketProducer(`ws://127.0.0.1:${server.port}/`);
+      const err = await errorOf(third.next());
+      expect(err?.code).toBe('ERR_CONNECT');
+      expect(err?.message).toMatch(/connection limit \(HTTP 503\)/);
+      await third.close();
+      open[0].terminate();
+      await waitUntil(() => server.connections < 2);
+      const fourth = new WebSocketConsumer(`ws://127.0.0.1:${server.port}/`);
+      const reader = await (async () => {
+        await server.accept(); // the second raw one
+        return server.acceptProducer();
+      })();
+      await fourth.push(tensor('int32', [1], [4]));
+      expectSameTensor(await reader.next(), tensor('int32', [1], [4]));
+      await fourth.close();
+    } finally {
+      for (const w of open) w.terminate();
+      await server.close({ closeConnections: true });
+    }
+  });
+
+  it('a connection that never sends its upgrade request is closed after handshakeTimeoutMs', async () => {
+    const server = await WebSocketServer.listen({ handshakeTimeoutMs: 500 });
+    const { connect } = await import('node:net');
+    const s = connect(server.port, '127.0.0.1');
+    try {
+      const started = Date.now();
+      await new Promise((r) => s.once('close', r));
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      s.destroy();
+      await server.close({ closeConnections: true });
+    }
+  });
+});
+
+describe('WebSocketServer handshakeTimeoutMs', () => {
+  it('does not touch connections once upgraded: an idle accepted connection outlives it', async () => {
+    const server = await WebSocketServer.listen({ handshakeTimeoutMs: 200, keepAliveMs: 0 });
+    const consumer = new WebSocketConsumer(`ws://127.0.0.1:${server.port}/`, { keepAliveMs: 0 });
+    try {
+      const reader = await server.acceptProducer();
+      await sleep(700);
+      await consumer.push(tensor('int32', [1], [3]));
+      expectSameTensor(await reader.next(), tensor('int32', [1], [3]));
+    } finally {
+      await consumer.close();
+      await server.close({ closeConnections: true });
+    }
   });
 });
