@@ -273,6 +273,25 @@ function isPermutation(p: unknown, n: number): p is number[] {
  *   metadata is malformed, `ERR_BAD_DTYPE` for a value type no tensor has.
  */
 export function receiveLayout(schemaMessage: Uint8Array, column?: string): TensorLayout {
+  return asProtocolError('the schema message', () => readLayout(schemaMessage, column));
+}
+
+/**
+ * Run `fn`; anything but a HarmonicsError it throws (apache-arrow reading a
+ * field of a message that passed the verifier: an int64 beyond 2^53, a
+ * missing table) becomes `ERR_PROTOCOL`, so no input reaches the caller as
+ * an untyped error (found by `pnpm fuzz`).
+ */
+function asProtocolError<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (cause) {
+    if (cause instanceof HarmonicsError) throw cause;
+    throw new HarmonicsError('ERR_PROTOCOL', `${what} is not a valid Arrow IPC message: ${String(cause)}`, { cause });
+  }
+}
+
+function readLayout(schemaMessage: Uint8Array, column?: string): TensorLayout {
   verifyIpcMessage(schemaMessage, 'the schema message'); // before apache-arrow follows any offset in it
   let message: Message;
   try {
@@ -453,6 +472,10 @@ export class BatchDecoder {
   }
 
   private parse(headerBytes: Uint8Array): BatchInfo {
+    return asProtocolError('a data_header', () => this.parseUnchecked(headerBytes));
+  }
+
+  private parseUnchecked(headerBytes: Uint8Array): BatchInfo {
     verifyIpcMessage(headerBytes, 'a data_header');
     let message: Message;
     try {
