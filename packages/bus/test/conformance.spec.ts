@@ -7,7 +7,7 @@ runTransportSuite({
     const bus = new MessageBus();
     return { producer: bus.producer(), consumer: bus.consumer() };
   },
-  capabilities: { ownership: 'reference', maxMessageBytes: false },
+  capabilities: { ownership: 'reference', maxMessageBytes: false, backpressure: false },
 });
 
 runTransportSuite({

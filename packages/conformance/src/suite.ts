@@ -38,7 +38,34 @@ export interface TransportCapabilities {
   ownership?: 'copy' | 'reference';
   /** What an aborted `next()` leaves behind: `'usable'` (default) or `'closed'`. */
   afterAbort?: 'usable' | 'closed';
+  /**
+   * A reader that stops reading holds the writer back: `push()` stops
+   * resolving before `maxBufferedBytes` are buffered between the two (the
+   * transport's high-water marks, queues and kernel buffers together).
+   * `false` where the medium takes everything (a file, an unbounded bus).
+   * Default `{ maxBufferedBytes: 64 MiB }`.
+   */
+  backpressure?: false | { maxBufferedBytes: number };
+  /** Closing both sides and `teardown` leave no handle or timer that keeps the process alive. Default true. */
+  releasesHandles?: boolean;
 }
+
+/** Handles and timers that keep the process alive, by kind (`TCPSocketWrap`, `Timeout`, …). */
+function activeResources(): Map<string, number> {
+  const counts = new Map<string, number>();
+  const info = (process as unknown as { getActiveResourcesInfo?: () => string[] }).getActiveResourcesInfo?.() ?? [];
+  for (const kind of info) counts.set(kind, (counts.get(kind) ?? 0) + 1);
+  return counts;
+}
+
+/** Kinds of which more are active now than in `before`. */
+function leftOver(before: Map<string, number>): string[] {
+  const out: string[] = [];
+  for (const [kind, n] of activeResources()) if (n > (before.get(kind) ?? 0)) out.push(`${n - (before.get(kind) ?? 0)} × ${kind}`);
+  return out;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Arguments of {@link runTransportSuite}. */
 export interface TransportSuiteOptions {
@@ -294,6 +321,99 @@ export function runTransportSuite(options: TransportSuiteOptions): void {
         const got = await transfer(p, [ok]);
         expectSameTensor(got[0], ok);
         expect(got[1]).toBeUndefined();
+      },
+      timeout,
+    );
+
+    it(
+      'close() while a next() waits rejects it ERR_CLOSED, at once',
+      async () => {
+        const p = await open();
+        const waiting = p.producer.next();
+        await sleep(50);
+        await within(p.producer.close(), 10_000, 'close()');
+        await within(expectCode(waiting, ['ERR_CLOSED']), 5_000, 'the pending next()');
+        await expectCode(p.producer.next(), ['ERR_CLOSED']);
+      },
+      timeout,
+    );
+
+    it(
+      'overlapping next() calls resolve in order, and a returned tensor stays intact after later reads',
+      async () => {
+        const p = await open();
+        const n = 24;
+        const sent = Array.from({ length: 2 * n }, (_, i) => sampleTensor(i % 2 === 0 ? 'float32' : 'int16', [i % 3 === 0 ? 4096 : 7], i + 1));
+        const first = Array.from({ length: n }, () => p.producer.next());
+        const writing = (async () => {
+          for (const t of sent) await p.consumer.push(t);
+          await p.consumer.close();
+        })();
+        const got = await within(Promise.all(first), 20_000, 'overlapping next() calls');
+        const copies = got.map((t) => t && { ...t, data: t.data.slice() });
+        for (let i = n; i < 2 * n; i++) expectSameTensor(await p.producer.next(), sent[i]);
+        expect(await p.producer.next()).toBeUndefined();
+        await writing;
+        got.forEach((t, i) => {
+          expectSameTensor(t, sent[i]);
+          expectSameTensor(t, copies[i] as Tensor); // unchanged by the reads after it
+        });
+      },
+      timeout,
+    );
+
+    supports(caps.backpressure !== false, 'backpressure (the medium takes everything)')(
+      'a reader that stops reading holds the writer back; everything arrives in order once it reads again',
+      async () => {
+        const p = await open();
+        const limit = caps.backpressure === false ? 0 : (caps.backpressure?.maxBufferedBytes ?? 64 * 1024 * 1024);
+        const size = 16 * 1024; // int32 elements: 64 KiB of data per tensor
+        let pushed = 0;
+        let stalled: Promise<void> | undefined;
+        while (pushed * size * 4 <= limit + size * 4) {
+          const t = tensor('int32', [size]);
+          (t.data as Int32Array).fill(pushed);
+          const push = p.consumer.push(t);
+          const outcome = await Promise.race([push.then(() => 'taken'), sleep(2000).then(() => 'waiting')]);
+          if (outcome === 'waiting') {
+            stalled = push;
+            break;
+          }
+          pushed++;
+        }
+        if (stalled === undefined) throw new Error(`push() kept resolving past ${limit} bytes with nobody reading`);
+        const total = pushed + 1;
+        const reading = (async () => {
+          for (let i = 0; i < total; i++) {
+            const t = await p.producer.next();
+            if (t === undefined || t.data[0] !== i || t.data[size - 1] !== i)
+              throw new Error(`tensor ${i} was ${t === undefined ? 'missing' : `[${t.data[0]}…]`}`);
+          }
+          return p.producer.next();
+        })();
+        await within(stalled, 30_000, 'the waiting push() once the reader reads');
+        await p.consumer.close();
+        expect(await within(reading, 60_000, 'reading what was held back')).toBeUndefined();
+      },
+      Math.max(timeout, 120_000),
+    );
+
+    supports(caps.releasesHandles !== false, 'a clean release of its handles')(
+      'closing both sides leaves no handle or timer that keeps the process alive',
+      async () => {
+        const before = activeResources();
+        const p = await open();
+        const t = tensor('int32', [3], [1, 2, 3]);
+        expectSameTensor((await transfer(p, [t]))[0], t);
+        await p.producer.close();
+        await p.teardown?.();
+        pair = undefined;
+        let left = leftOver(before);
+        for (let i = 0; i < 50 && left.length > 0; i++) {
+          await sleep(100);
+          left = leftOver(before);
+        }
+        expect(left).toEqual([]);
       },
       timeout,
     );

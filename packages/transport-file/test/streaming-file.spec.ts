@@ -23,7 +23,7 @@ runTransportSuite({
       },
     };
   },
-  capabilities: { peerLoss: true, peerLossCodes: ['ERR_TRUNCATED'] },
+  capabilities: { peerLoss: true, peerLossCodes: ['ERR_TRUNCATED'], backpressure: false },
 });
 
 describe('StreamingFileConsumer', () => {

@@ -77,7 +77,7 @@ export interface GrpcServerOptions {
   authorize?: (metadata: Metadata, method: 'PushTensor' | 'PopTensor') => boolean | Promise<boolean>;
   /** Most tensors queued; PushTensor calls and local pushes wait while full. Default 1024. */
   capacity?: number;
-  /** Most bytes of tensor data queued (an empty queue still takes one tensor). Default 256 MiB. */
+  /** Most bytes of tensor data queued (an empty queue still takes one tensor). Default 64 MiB. */
   maxQueuedBytes?: number;
   /**
    * End the stream once every writer (PushTensor call or local `consumer()`)
@@ -152,7 +152,7 @@ export class GrpcServer implements ListeningServer {
       ...options.serverOptions,
     });
     setServerWindow(grpcServer, window);
-    const broker = new Broker(options.capacity ?? 1024, options.maxQueuedBytes ?? 256 * 1024 * 1024, options.endWithLastWriter ?? true);
+    const broker = new Broker(options.capacity ?? 1024, options.maxQueuedBytes ?? 64 * 1024 * 1024, options.endWithLastWriter ?? true);
     let creds = options.credentials;
     if (creds === undefined && options.tls !== undefined) {
       const { key, cert, ca, requestCert } = options.tls;

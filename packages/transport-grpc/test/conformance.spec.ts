@@ -9,6 +9,14 @@ function vanish(consumer: GrpcConsumer): () => Promise<void> {
   };
 }
 
+/**
+ * The server's queue is kept small here so that the backpressure case moves
+ * little data; what may be buffered with nobody reading is the queue, the
+ * consumer's highWaterMark (8 MiB) and the HTTP/2 windows (16 MiB each way).
+ */
+const QUEUE = 8 * 1024 * 1024;
+const BUFFERED = 96 * 1024 * 1024;
+
 async function teardown(server: GrpcServer, ...sides: (Producer | Consumer)[]): Promise<void> {
   for (const side of sides) await side.close().catch(() => undefined);
   await server.close({ timeoutMs: 0 });
@@ -17,33 +25,33 @@ async function teardown(server: GrpcServer, ...sides: (Producer | Consumer)[]): 
 runTransportSuite({
   name: 'GrpcConsumer → GrpcServer → GrpcProducer',
   setup: async ({ maxMessageBytes } = {}) => {
-    const server = await GrpcServer.listen({ maxMessageBytes });
+    const server = await GrpcServer.listen({ maxMessageBytes, maxQueuedBytes: QUEUE });
     const consumer = new GrpcConsumer('127.0.0.1', server.port, { maxMessageBytes });
     const producer = new GrpcProducer('127.0.0.1', server.port, { maxMessageBytes });
     return { producer, consumer, disconnect: vanish(consumer), teardown: () => teardown(server, producer, consumer) };
   },
-  capabilities: { peerLoss: true, peerLossCodes: ['ERR_CONNECTION_LOST'] },
+  capabilities: { peerLoss: true, peerLossCodes: ['ERR_CONNECTION_LOST'], backpressure: { maxBufferedBytes: BUFFERED } },
 });
 
 runTransportSuite({
   name: 'GrpcConsumer → GrpcServer.producer() (local view)',
   setup: async ({ maxMessageBytes } = {}) => {
-    const server = await GrpcServer.listen({ maxMessageBytes });
+    const server = await GrpcServer.listen({ maxMessageBytes, maxQueuedBytes: QUEUE });
     const consumer = new GrpcConsumer('127.0.0.1', server.port, { maxMessageBytes });
     const producer = server.producer();
     return { producer, consumer, disconnect: vanish(consumer), teardown: () => teardown(server, producer, consumer) };
   },
-  capabilities: { peerLoss: true, peerLossCodes: ['ERR_CONNECTION_LOST'] },
+  capabilities: { peerLoss: true, peerLossCodes: ['ERR_CONNECTION_LOST'], backpressure: { maxBufferedBytes: BUFFERED } },
 });
 
 runTransportSuite({
   name: 'GrpcServer.consumer() (local view) → GrpcProducer',
   setup: async ({ maxMessageBytes } = {}) => {
-    const server = await GrpcServer.listen({ maxMessageBytes });
+    const server = await GrpcServer.listen({ maxMessageBytes, maxQueuedBytes: QUEUE });
     const consumer = server.consumer();
     const producer = new GrpcProducer('127.0.0.1', server.port, { maxMessageBytes });
     return { producer, consumer, teardown: () => teardown(server, producer, consumer) };
   },
   // Local pushes queue by reference, like the bus: the tensor is encoded when a PopTensor call takes it.
-  capabilities: { ownership: 'reference' },
+  capabilities: { ownership: 'reference', backpressure: { maxBufferedBytes: BUFFERED } },
 });

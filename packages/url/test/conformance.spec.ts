@@ -48,6 +48,14 @@ runTransportSuite({
   },
 });
 
+/**
+ * A listening grpc: or flight: target runs a broker with its default queue
+ * (64 MiB); with the consumer's highWaterMark, the HTTP/2 windows both ways
+ * and what the reading client has taken off the connection, a writer whose
+ * reader stops is held back within this.
+ */
+const BROKER_BUFFERED = 192 * 1024 * 1024;
+
 runTransportSuite({
   name: 'makeConsumer("grpc:…") → makeProducer("grpc:…?listen")',
   setup: async ({ maxMessageBytes } = {}) =>
@@ -55,6 +63,7 @@ runTransportSuite({
       (onListening) => makeProducer(`grpc:127.0.0.1:0?listen&closeTimeoutMs=0${limit(maxMessageBytes, '&')}`, { onListening }),
       (port) => makeConsumer(`grpc://127.0.0.1:${port}${limit(maxMessageBytes, '?')}`),
     ),
+  capabilities: { backpressure: { maxBufferedBytes: BROKER_BUFFERED } },
 });
 
 runTransportSuite({
@@ -73,4 +82,5 @@ runTransportSuite({
       (onListening) => makeProducer(`flight:127.0.0.1:0/suite?listen&closeTimeoutMs=0${limit(maxMessageBytes, '&')}`, { onListening }),
       (port) => makeConsumer(`flight://127.0.0.1:${port}/suite${limit(maxMessageBytes, '?')}`),
     ),
+  capabilities: { backpressure: { maxBufferedBytes: BROKER_BUFFERED } },
 });
