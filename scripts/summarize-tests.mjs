@@ -4,6 +4,8 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
+// The dist pass ran when any package left its results (scripts/test.sh runs it after the source pass).
+const distRan = process.argv.includes('--dist');
 let passed = 0;
 let failed = 0;
 let skipped = 0;
@@ -14,18 +16,24 @@ for (const group of ['packages', 'examples']) {
     if (!existsSync(pkgFile)) continue;
     const pkg = JSON.parse(readFileSync(pkgFile, 'utf8'));
     if (!pkg.scripts?.test) continue;
-    const resultsFile = join(group, dir, '.jest-results.json');
-    if (!existsSync(resultsFile)) {
-      console.log(`${pkg.name}: no test results (the test run crashed or did not run)`);
-      failed += 1;
-      continue;
+    // The pass over the sources, and (for packages that have one) the pass over the built dist.
+    const passes = [['', '.jest-results.json', true]];
+    if (pkg.scripts['test:dist']) passes.push([' (dist, CommonJS)', '.jest-results-dist.json', distRan]);
+    for (const [label, file, required] of passes) {
+      const resultsFile = join(group, dir, file);
+      if (!existsSync(resultsFile)) {
+        if (!required) continue;
+        console.log(`${pkg.name}${label}: no test results (the test run crashed or did not run)`);
+        failed += 1;
+        continue;
+      }
+      const r = JSON.parse(readFileSync(resultsFile, 'utf8'));
+      const suiteErrors = r.numRuntimeErrorTestSuites ?? 0;
+      passed += r.numPassedTests;
+      failed += r.numFailedTests + suiteErrors;
+      skipped += r.numPendingTests + (r.numTodoTests ?? 0);
+      console.log(`${pkg.name}${label}: ${r.numPassedTests} passed, ${r.numFailedTests + suiteErrors} failed, ${r.numPendingTests} skipped`);
     }
-    const r = JSON.parse(readFileSync(resultsFile, 'utf8'));
-    const suiteErrors = r.numRuntimeErrorTestSuites ?? 0;
-    passed += r.numPassedTests;
-    failed += r.numFailedTests + suiteErrors;
-    skipped += r.numPendingTests + (r.numTodoTests ?? 0);
-    console.log(`${pkg.name}: ${r.numPassedTests} passed, ${r.numFailedTests + suiteErrors} failed, ${r.numPendingTests} skipped`);
   }
 }
 if (process.env.HARMONICS_TESTS === 'unit') {

@@ -22,10 +22,13 @@ pnpm exec typedoc --logLevel Warn # API reference into docs/api; any warning fai
 echo "✓ eslint, prettier and typedoc are clean"
 node scripts/check-browser.mjs
 node scripts/check-packages.mjs
-rm -f packages/*/.jest-results.json examples/*/.jest-results.json
+rm -f packages/*/.jest-results.json packages/*/.jest-results-dist.json examples/*/.jest-results.json
 set +e
 pnpm exec turbo run test --continue --concurrency=1 --output-logs=full
 status=$?
+# Again over what users install: the conformance and foreign-peer suites against each package's built CommonJS dist.
+echo "dist pass: conformance and interop suites against the built CommonJS dist (HARMONICS_TEST_DIST=cjs)"
+HARMONICS_TEST_DIST=cjs pnpm exec turbo run test:dist --continue --concurrency=1 --output-logs=full || status=1
 set -e
-node scripts/summarize-tests.mjs || status=1
+node scripts/summarize-tests.mjs --dist || status=1
 exit $status

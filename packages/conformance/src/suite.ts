@@ -48,6 +48,13 @@ export interface TransportCapabilities {
   backpressure?: false | { maxBufferedBytes: number };
   /** Closing both sides and `teardown` leave no handle or timer that keeps the process alive. Default true. */
   releasesHandles?: boolean;
+  /**
+   * The producer reads while the consumer is still writing. False for a
+   * write-then-read medium (a file read by `FileProducer` once it is
+   * complete): tests that read before the consumer closes are skipped.
+   * Default true.
+   */
+  readsWhileWriting?: boolean;
 }
 
 /** Handles and timers that keep the process alive, by kind (`TCPSocketWrap`, `Timeout`, …). */
@@ -222,7 +229,7 @@ export function runTransportSuite(options: TransportSuiteOptions): void {
       timeout,
     );
 
-    it(
+    supports(caps.readsWhileWriting !== false, 'reading while the writer writes')(
       'next() after the producer closes rejects ERR_CLOSED; for-await break closes it',
       async () => {
         const p = await open();
