@@ -13,3 +13,4 @@ export { applyParams } from './target-params.js';
 export type { ParamKind } from './target-params.js';
 export { DeferredConsumer, DeferredProducer } from './deferred.js';
 export type { Opener } from './deferred.js';
+export { DEFAULT_KEEPALIVE_TIMEOUT_MS, keepAliveOptions, maxMessageBytesOf } from './grpc-options.js';

@@ -1,7 +1,7 @@
 // What FlightProducer and FlightConsumer share: options, the channel, auth.
 import { Client, type ChannelCredentials, type ChannelOptions, Metadata, connectivityState, credentials as grpcCredentials } from '@grpc/grpc-js';
-import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_MESSAGE_BYTES, HarmonicsError } from '@harmonics/core';
-import { checkPositive, invalidArgument } from '@harmonics/internal';
+import { DEFAULT_CONNECT_TIMEOUT_MS, HarmonicsError } from '@harmonics/core';
+import { DEFAULT_KEEPALIVE_TIMEOUT_MS, checkPositive, invalidArgument, keepAliveOptions, maxMessageBytesOf } from '@harmonics/internal';
 import { callError } from './errors.js';
 import { decodeBytesField, decodeUtf8 } from './proto.js';
 import { methodPath } from './service.js';
@@ -21,8 +21,8 @@ export const END_ACTION = 'harmonics.end-writer';
 export const DEFAULT_CLIENT_KEEPALIVE_MS = 300_000;
 /** The server's default keepalive: a ping to each client after 20 s of quiet (clients do not police pings). */
 export const DEFAULT_SERVER_KEEPALIVE_MS = 20_000;
-/** How long a keepalive ping may go unanswered before the connection is dropped, by default. */
-export const DEFAULT_KEEPALIVE_TIMEOUT_MS = 20_000;
+/** How long a keepalive ping may go unanswered before the connection is dropped, by default: 20 s. */
+export { DEFAULT_KEEPALIVE_TIMEOUT_MS };
 
 /** Default HTTP/2 flow-control window (stream and connection): 16 MiB instead of 64 KiB. */
 export const DEFAULT_FLOW_CONTROL_WINDOW = 16 * 1024 * 1024;
@@ -123,22 +123,6 @@ export function watchConnect(s: ClientSettings, fail: (err: HarmonicsError) => v
 /** `host:port` with IPv6 hosts in brackets. */
 export function formatTarget(host: string, port: number): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-/** `maxMessageBytes`, or the deprecated `maxMessageSize`, checked; the default when neither is given. */
-export function maxMessageBytesOf(options: { maxMessageBytes?: number; maxMessageSize?: number }): number {
-  checkPositive('maxMessageBytes', options.maxMessageBytes);
-  checkPositive('maxMessageSize', options.maxMessageSize);
-  return options.maxMessageBytes ?? options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_BYTES;
-}
-
-/** grpc-js keepalive options for `keepAliveMs` / `keepAliveTimeoutMs` (0: none). */
-export function keepAliveOptions(keepAliveMs: number | undefined, timeoutMs: number | undefined, fallback: number): ChannelOptions {
-  checkPositive('keepAliveMs', keepAliveMs, true);
-  checkPositive('keepAliveTimeoutMs', timeoutMs);
-  const every = keepAliveMs ?? fallback;
-  if (every === 0) return {};
-  return { 'grpc.keepalive_time_ms': every, 'grpc.keepalive_timeout_ms': timeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS };
 }
 
 export function checkStream(stream: string | undefined): string {

@@ -8,7 +8,15 @@ export { TensorFlightServer } from './server.js';
 export type { FlightServerTls, HandshakeRequest, StreamInfo, TensorFlightListenOptions, TensorFlightServerOptions } from './server.js';
 export type { StreamOptions } from './stream.js';
 export type { FlightClientOptions, FlightClientTls } from './client.js';
-export { DEFAULT_FLOW_CONTROL_WINDOW, DEFAULT_STREAM, END_ACTION, WRITER_KEY } from './client.js';
+export {
+  DEFAULT_CLIENT_KEEPALIVE_MS,
+  DEFAULT_FLOW_CONTROL_WINDOW,
+  DEFAULT_KEEPALIVE_TIMEOUT_MS,
+  DEFAULT_SERVER_KEEPALIVE_MS,
+  DEFAULT_STREAM,
+  END_ACTION,
+  WRITER_KEY,
+} from './client.js';
 export { CONTINUES_KEY, ERROR_CODE_KEY } from './errors.js';
 export { DTYPE_KEY, EXTENSION_NAME, encapsulate, receiveLayout, sendLayout, unencapsulate } from './arrow.js';
 export type { SendLayout, TensorLayout } from './arrow.js';

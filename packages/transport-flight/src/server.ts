@@ -21,18 +21,9 @@ import {
   encodedByteLength,
   tensorBytes,
 } from '@harmonics/core';
-import { Ring, abortError, checkPositive, closedError, tooLargeError } from '@harmonics/internal';
+import { Ring, abortError, checkPositive, closedError, keepAliveOptions, maxMessageBytesOf, tooLargeError } from '@harmonics/internal';
 import { BatchDecoder, batchHeader, receiveLayout } from './arrow.js';
-import {
-  DEFAULT_FLOW_CONTROL_WINDOW,
-  DEFAULT_SERVER_KEEPALIVE_MS,
-  DEFAULT_STREAM,
-  END_ACTION,
-  WRITER_KEY,
-  formatTarget,
-  keepAliveOptions,
-  maxMessageBytesOf,
-} from './client.js';
+import { DEFAULT_FLOW_CONTROL_WINDOW, DEFAULT_SERVER_KEEPALIVE_MS, DEFAULT_STREAM, END_ACTION, WRITER_KEY, formatTarget } from './client.js';
 import { CONTINUES_KEY, SHUTTING_DOWN, statusMetadata } from './errors.js';
 import { LazyFlightData, flightData, parseFlightData } from './flight-data.js';
 import { cachedLayout } from './layouts.js';

@@ -20,19 +20,9 @@ import {
   type Tensor,
   encodedByteLength,
 } from '@harmonics/core';
-import { abortError, checkPositive, closedError, tooLargeError } from '@harmonics/internal';
+import { abortError, checkPositive, closedError, keepAliveOptions, maxMessageBytesOf, tooLargeError } from '@harmonics/internal';
 import { Broker } from './broker.js';
-import {
-  DEFAULT_FLOW_CONTROL_WINDOW,
-  DEFAULT_SERVER_KEEPALIVE_MS,
-  MAGIC_KEY,
-  MAGIC_VALUE,
-  POP_PATH,
-  PUSH_PATH,
-  formatTarget,
-  keepAliveOptions,
-  maxMessageBytesOf,
-} from './client.js';
+import { DEFAULT_FLOW_CONTROL_WINDOW, DEFAULT_SERVER_KEEPALIVE_MS, MAGIC_KEY, MAGIC_VALUE, POP_PATH, PUSH_PATH, formatTarget } from './client.js';
 import { BAD_HANDSHAKE, ERROR_CODE_KEY, SHUTTING_DOWN } from './errors.js';
 import { type LazyTensorData, TENSOR_DATA_OVERHEAD, decodeEmpty, decodeTensorData, encodeEmpty, tensorMessage } from './proto.js';
 

@@ -1,0 +1,23 @@
+// Option helpers the two gRPC-based transports (grpc, flight) share. Internal:
+// exported through @harmonics/internal only, so they cost core's users nothing.
+import { DEFAULT_MAX_MESSAGE_BYTES } from './codec.js';
+import { checkPositive } from './errors.js';
+
+/** How long a keepalive ping may go unanswered before the connection is dropped, by default. */
+export const DEFAULT_KEEPALIVE_TIMEOUT_MS = 20_000;
+
+/** `maxMessageBytes`, or the deprecated `maxMessageSize`, checked; the default when neither is given. */
+export function maxMessageBytesOf(options: { maxMessageBytes?: number; maxMessageSize?: number }): number {
+  checkPositive('maxMessageBytes', options.maxMessageBytes);
+  checkPositive('maxMessageSize', options.maxMessageSize);
+  return options.maxMessageBytes ?? options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_BYTES;
+}
+
+/** grpc-js channel or server options for `keepAliveMs` / `keepAliveTimeoutMs` (`fallback` when unset; 0: none). */
+export function keepAliveOptions(keepAliveMs: number | undefined, timeoutMs: number | undefined, fallback: number): Record<string, number> {
+  checkPositive('keepAliveMs', keepAliveMs, true);
+  checkPositive('keepAliveTimeoutMs', timeoutMs);
+  const every = keepAliveMs ?? fallback;
+  if (every === 0) return {};
+  return { 'grpc.keepalive_time_ms': every, 'grpc.keepalive_timeout_ms': timeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS };
+}
