@@ -21,3 +21,23 @@ export function keepAliveOptions(keepAliveMs: number | undefined, timeoutMs: num
   if (every === 0) return {};
   return { 'grpc.keepalive_time_ms': every, 'grpc.keepalive_timeout_ms': timeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS };
 }
+
+/** Servers' default `idleTimeoutMs`: a connection with no call open for a minute is closed. */
+export const DEFAULT_SERVER_IDLE_TIMEOUT_MS = 60_000;
+/** Servers' default `maxConcurrentCalls` on one connection. */
+export const DEFAULT_MAX_CONCURRENT_CALLS = 100;
+
+/**
+ * grpc-js server options for `idleTimeoutMs` (close a connection with no call
+ * open that long; 0: never) and
+ * `maxConcurrentCalls` (HTTP/2 streams one connection may open at once).
+ */
+export function serverLimitOptions(idleTimeoutMs: number | undefined, maxConcurrentCalls: number | undefined): Record<string, number> {
+  checkPositive('idleTimeoutMs', idleTimeoutMs, true);
+  checkPositive('maxConcurrentCalls', maxConcurrentCalls);
+  const idle = idleTimeoutMs ?? DEFAULT_SERVER_IDLE_TIMEOUT_MS;
+  return {
+    ...(idle > 0 ? { 'grpc.max_connection_idle_ms': idle } : {}),
+    'grpc.max_concurrent_streams': Math.floor(maxConcurrentCalls ?? DEFAULT_MAX_CONCURRENT_CALLS),
+  };
+}

@@ -13,4 +13,11 @@ export { applyParams } from './target-params.js';
 export type { ParamKind } from './target-params.js';
 export { DeferredConsumer, DeferredProducer } from './deferred.js';
 export type { Opener } from './deferred.js';
-export { DEFAULT_KEEPALIVE_TIMEOUT_MS, keepAliveOptions, maxMessageBytesOf } from './grpc-options.js';
+export {
+  DEFAULT_KEEPALIVE_TIMEOUT_MS,
+  DEFAULT_MAX_CONCURRENT_CALLS,
+  DEFAULT_SERVER_IDLE_TIMEOUT_MS,
+  keepAliveOptions,
+  maxMessageBytesOf,
+  serverLimitOptions,
+} from './grpc-options.js';

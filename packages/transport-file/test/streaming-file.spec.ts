@@ -91,9 +91,11 @@ describe('StreamingFileProducer', () => {
        fs.appendFileSync(${JSON.stringify(path)}, b.subarray(o, o + n)); o += n; setTimeout(step, 2); };
        step();`,
     ]);
+    // Listen for the exit now: the writer may be gone before the last tensor is read.
+    const exited = new Promise((r) => writer.once('exit', r));
     const p = new StreamingFileProducer(path, { follow: true, idleTimeoutMs: 3000, pollIntervalMs: 5 });
     for (const t of sent) expectSameTensor(await p.next(), t);
-    await new Promise((r) => writer.once('exit', r));
+    await exited;
     await p.close();
   });
 

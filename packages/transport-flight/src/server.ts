@@ -21,7 +21,16 @@ import {
   encodedByteLength,
   tensorBytes,
 } from '@harmonics/core';
-import { Ring, abortError, checkPositive, closedError, keepAliveOptions, maxMessageBytesOf, tooLargeError } from '@harmonics/internal';
+import {
+  Ring,
+  abortError,
+  checkPositive,
+  closedError,
+  keepAliveOptions,
+  maxMessageBytesOf,
+  serverLimitOptions,
+  tooLargeError,
+} from '@harmonics/internal';
 import { BatchDecoder, batchHeader, receiveLayout } from './arrow.js';
 import { DEFAULT_FLOW_CONTROL_WINDOW, DEFAULT_SERVER_KEEPALIVE_MS, DEFAULT_STREAM, END_ACTION, WRITER_KEY, formatTarget } from './client.js';
 import { CONTINUES_KEY, SHUTTING_DOWN, statusMetadata } from './errors.js';
@@ -148,6 +157,15 @@ export interface TensorFlightListenOptions extends TensorFlightServerOptions {
   /** How long a keepalive ping may go unanswered. Default 20 000. */
   keepAliveTimeoutMs?: number;
   /**
+   * Close a connection that has had no call open for this many ms, so idle
+   * clients do not hold descriptors (they reconnect by themselves for their
+   * next call). A connection that never speaks HTTP/2 is not covered (a
+   * grpc-js limit). Default 60 000; 0 keeps them.
+   */
+  idleTimeoutMs?: number;
+  /** Calls one connection may have open at once (HTTP/2 streams); more wait in the client. Default 100. */
+  maxConcurrentCalls?: number;
+  /**
    * A DoGet for a stream that no writer has created (nor `createStream`)
    * waits this long for a writer to come, then ends with NOT_FOUND, as
    * GetFlightInfo answers for it; readers may start before writers, but a
@@ -245,6 +263,7 @@ export class TensorFlightServer implements ListeningServer {
       'grpc.max_receive_message_length': maxMessageBytes + 64 * 1024,
       'grpc.max_send_message_length': -1,
       ...keepAliveOptions(options.keepAliveMs, options.keepAliveTimeoutMs, DEFAULT_SERVER_KEEPALIVE_MS),
+      ...serverLimitOptions(options.idleTimeoutMs, options.maxConcurrentCalls),
       ...options.serverOptions,
     });
     setServerWindow(grpc, window);

@@ -702,3 +702,24 @@ describe('TensorFlightServer resource limits', () => {
     }
   });
 });
+
+describe('TensorFlightServer connection limits', () => {
+  it('a connection with no call open is closed after idleTimeoutMs; the FlightClient reconnects for its next call', async () => {
+    const server = await TensorFlightServer.listen({ idleTimeoutMs: 400 });
+    const proxy = await FreezableProxy.start(server.port!);
+    const client = new FlightClient('127.0.0.1', proxy.port);
+    try {
+      expect(await client.listFlights()).toEqual([]);
+      expect(proxy.connections).toBe(1);
+      for (let i = 0; i < 50 && proxy.connections > 0; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(proxy.connections).toBe(0);
+      server.createStream('s');
+      await server.putTensor(tensor('int32', [1], [1]), { stream: 's' });
+      expect((await client.listFlights()).map((f) => f.path[0])).toEqual(['s']);
+    } finally {
+      client.close();
+      await proxy.close();
+      await server.close({ timeoutMs: 0 });
+    }
+  });
+});

@@ -20,7 +20,7 @@ import {
   type Tensor,
   encodedByteLength,
 } from '@harmonics/core';
-import { abortError, checkPositive, closedError, keepAliveOptions, maxMessageBytesOf, tooLargeError } from '@harmonics/internal';
+import { abortError, checkPositive, closedError, keepAliveOptions, maxMessageBytesOf, serverLimitOptions, tooLargeError } from '@harmonics/internal';
 import { Broker } from './broker.js';
 import { DEFAULT_FLOW_CONTROL_WINDOW, DEFAULT_SERVER_KEEPALIVE_MS, MAGIC_KEY, MAGIC_VALUE, POP_PATH, PUSH_PATH, formatTarget } from './client.js';
 import { BAD_HANDSHAKE, ERROR_CODE_KEY, SHUTTING_DOWN } from './errors.js';
@@ -56,6 +56,15 @@ export interface GrpcServerOptions {
   keepAliveMs?: number;
   /** How long a keepalive ping may go unanswered. Default 20 000. */
   keepAliveTimeoutMs?: number;
+  /**
+   * Close a connection that has had no call open for this many ms, so idle
+   * clients do not hold descriptors (they reconnect by themselves for their
+   * next call). A connection that never speaks HTTP/2 is not covered (a
+   * grpc-js limit). Default 60 000; 0 keeps them.
+   */
+  idleTimeoutMs?: number;
+  /** Calls one connection may have open at once (HTTP/2 streams); more wait in the client. Default 100. */
+  maxConcurrentCalls?: number;
   /** TLS; shorthand for `credentials`. */
   tls?: GrpcServerTls;
   /** gRPC server credentials; default insecure (unless `tls` is given). */
@@ -139,6 +148,7 @@ export class GrpcServer implements ListeningServer {
       'grpc.max_receive_message_length': maxMessageBytes + TENSOR_DATA_OVERHEAD,
       'grpc.max_send_message_length': maxMessageBytes + TENSOR_DATA_OVERHEAD,
       ...keepAliveOptions(options.keepAliveMs, options.keepAliveTimeoutMs, DEFAULT_SERVER_KEEPALIVE_MS),
+      ...serverLimitOptions(options.idleTimeoutMs, options.maxConcurrentCalls),
       ...options.serverOptions,
     });
     setServerWindow(grpcServer, window);

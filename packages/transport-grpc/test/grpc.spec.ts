@@ -592,3 +592,32 @@ describe('keepalive and the option vocabulary', () => {
     expect(err?.code).toBe('ERR_CONNECT');
   });
 });
+
+describe('GrpcServer connection limits', () => {
+  it('a connection with no call open is closed after idleTimeoutMs; a client waiting in a call is kept', async () => {
+    const server = await GrpcServer.listen({ idleTimeoutMs: 400, endWithLastWriter: false });
+    const proxy = await FreezableProxy.start(server.port);
+    const idle = new GrpcConsumer('127.0.0.1', proxy.port);
+    const producer = new GrpcProducer('127.0.0.1', server.port);
+    try {
+      await idle.push(tensor('int32', [1], [1]));
+      await idle.close(); // its call ends; its connection stays open in grpc-js until the server closes it
+      expectSameTensor(await producer.next(), tensor('int32', [1], [1]));
+      const waiting = producer.next(); // a PopTensor call stays open: not idle
+      for (let i = 0; i < 50 && proxy.connections > 0; i++) await sleep(100);
+      expect(proxy.connections).toBe(0);
+      await sleep(500);
+      await server.push(tensor('int32', [1], [8]));
+      expectSameTensor(await waiting, tensor('int32', [1], [8]));
+    } finally {
+      await producer.close();
+      await proxy.close();
+      await server.close({ timeoutMs: 0 });
+    }
+  });
+
+  it('bad limits are ERR_INVALID_ARGUMENT', async () => {
+    expect(await codeOf(GrpcServer.listen({ idleTimeoutMs: -1 }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(await codeOf(GrpcServer.listen({ maxConcurrentCalls: 0 }))).toBe('ERR_INVALID_ARGUMENT');
+  });
+});

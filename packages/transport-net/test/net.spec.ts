@@ -102,6 +102,7 @@ describe('two processes', () => {
         ...(how === 'killed' ? ['hang'] : []),
       ];
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+      const exited = new Promise((r) => child.once('exit', r)); // listen now: it may exit before we read the last tensor
       const producer = await server.acceptProducer();
       if (how === 'killed') {
         await new Promise<void>((r) => child.stdout!.on('data', (d: Buffer) => String(d).includes('sent') && r()));
@@ -110,7 +111,7 @@ describe('two processes', () => {
       for (let i = 0; i < 50; i++) expectSameTensor(await producer.next(), mixedTensor(i));
       if (how === 'killed') expect((await errorOf(producer.next()))?.code).toBe('ERR_CONNECTION_LOST');
       else expect(await producer.next()).toBeUndefined();
-      await new Promise((r) => child.once('exit', r));
+      await exited;
       await server.close();
     }
   }, 60_000);
@@ -119,13 +120,14 @@ describe('two processes', () => {
     const child = spawn(process.execPath, [join(__dirname, 'fixtures/peer.mjs'), 'read-fd', '3'], {
       stdio: ['ignore', 'pipe', 'inherit', 'pipe'],
     });
+    const exited = new Promise((r) => child.once('exit', r));
     const fd3 = child.stdio[3] as Socket;
     const c = new SocketConsumer(fd3);
     for (let i = 1; i <= 100; i++) await c.push(tensor('int32', [2], [i, 0]));
     await c.close();
     let out = '';
     child.stdout!.on('data', (d) => (out += d));
-    await new Promise((r) => child.once('exit', r));
+    await exited;
     expect(out.trim()).toBe(`100 ${(100 * 101) / 2}`);
   }, 30_000);
 });

@@ -160,10 +160,11 @@ describe('tcp: and unix:', () => {
 describe('socket:FD', () => {
   it('a child process reads socket:3 and writes socket:4 through makeProducer/makeConsumer', async () => {
     const child = spawn(process.execPath, [join(__dirname, 'fixtures/fd-echo.mjs')], { stdio: ['ignore', 'inherit', 'inherit', 'pipe', 'pipe'] });
+    const exited = new Promise((r) => child.once('exit', r));
     const c = new SocketConsumer(child.stdio[3] as Socket);
     const p = new SocketProducer(child.stdio[4] as Socket);
     expectSameList(await roundTrip(c, p, expectedGoldenTensors()), expectedGoldenTensors());
-    expect(await new Promise((r) => child.once('exit', r))).toBe(0);
+    expect(await exited).toBe(0);
   }, 30_000);
 
   it('?listen does not apply to a descriptor', async () => {
