@@ -61,11 +61,6 @@ export class IncomingConnection {
   }
 }
 
-/**
- * Accepts tensor connections over TCP, TLS or a Unix-domain socket (the C++
- * `SocketServer`). Connections queue until taken with `accept()`,
- * `acceptProducer()`, `acceptConsumer()` or `for await`.
- */
 /** Options of {@link SocketServer.close}. */
 export interface SocketServerCloseOptions extends ServerCloseOptions {
   /**
@@ -77,6 +72,11 @@ export interface SocketServerCloseOptions extends ServerCloseOptions {
   closeConnections?: boolean;
 }
 
+/**
+ * Accepts tensor connections over TCP, TLS or a Unix-domain socket (the C++
+ * `SocketServer`). Connections queue until taken with `accept()`,
+ * `acceptProducer()`, `acceptConsumer()` or `for await`.
+ */
 export class SocketServer implements AsyncIterable<IncomingConnection>, ListeningServer {
   private readonly queue: AcceptQueue<IncomingConnection>;
   private readonly handedOut = new Set<Socket>();
