@@ -281,6 +281,12 @@ export class WebSocketServer implements AsyncIterable<IncomingWebSocket>, Listen
    */
   async close(options: WebSocketServerCloseOptions = {}): Promise<void> {
     checkPositive('timeoutMs', options.timeoutMs, true);
+    const first = !this.closed;
+    if (first) {
+      // Stop accepting first: an upgrade during the grace period is refused (1013), not served.
+      this.closed = true;
+      for (const c of this.queue.close()) c.socket.close(1001, 'server closing');
+    }
     let drop = options.closeConnections === true;
     if (!drop && options.timeoutMs !== undefined && this.handedOut.size > 0) {
       const ms = options.timeoutMs;
@@ -293,9 +299,7 @@ export class WebSocketServer implements AsyncIterable<IncomingWebSocket>, Listen
       drop = true;
     }
     if (drop) for (const ws of this.handedOut) ws.terminate();
-    if (this.closed) return;
-    this.closed = true;
-    for (const c of this.queue.close()) c.socket.close(1001, 'server closing');
+    if (!first) return;
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
     if (this.ownsHttp) {
       const stopped = new Promise<void>((resolve) => this.http.close(() => resolve()));
