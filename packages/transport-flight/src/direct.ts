@@ -2,7 +2,7 @@
 // call, so large tensors go out as they are instead of being copied into a
 // new buffer per message by grpc-js (fresh memory is what limits throughput
 // on the machines we measured). This reaches into grpc-js 1.14 internals
-// (pinned); every use checks the shape it expects and falls back to
+// (a ^1.14.7 range, tested with 1.14.7); every use checks the shape it expects and falls back to
 // grpc-js's own path when it differs, and tests check that the direct path is
 // taken, so an upgrade that moves the internals shows up as a failing test,
 // not as silent slowness. A call uses one path for all its messages, so they

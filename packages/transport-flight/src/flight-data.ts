@@ -89,7 +89,7 @@ function writeBody(p: FlightDataParts, out: Uint8Array, o: number): number {
 
 /**
  * A FlightData message that grpc-js copies straight from the tensors into its
- * frame, so large tensors are copied once on send. grpc-js (1.14, pinned) reads
+ * frame, so large tensors are copied once on send. grpc-js (1.14, tested with 1.14.7) reads
  * only `length`/`byteLength` of what a serializer returns and calls
  * `copy(frame, 5)`; tests move large tensors through it bit-exactly, so a
  * grpc-js that changes this fails loudly. `copied` resolves on the first copy:

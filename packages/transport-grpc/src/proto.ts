@@ -84,7 +84,7 @@ export function tensorMessage(t: Tensor): Buffer | LazyTensorData {
 /**
  * A `TensorData` message that grpc-js copies straight from the tensor into
  * its frame, so a large tensor is copied once instead of twice (once into a
- * serialized Buffer, once into the frame). grpc-js (1.14, pinned) reads only
+ * serialized Buffer, once into the frame). grpc-js (1.14, tested with 1.14.7) reads only
  * `length`/`byteLength` of what a serializer returns and calls `copy(frame, 5)`;
  * a test sends large tensors through it bit-exactly, so a grpc-js that
  * changes this fails loudly. `copied` resolves on the first copy: the

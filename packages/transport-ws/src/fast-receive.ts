@@ -24,7 +24,7 @@ const MAX_HEADER = 8;
 /** Frames this lane delivered, and how many of them it had to join from two or more chunks (tests read them). */
 export const fastReceived = { frames: 0, joined: 0 };
 
-/** The parts of `ws`'s Receiver we use (ws 8, pinned; checked before use). */
+/** The parts of `ws`'s Receiver we use (ws 8, tested with 8.23.0; checked before use). */
 interface ReceiverInternals {
   write(chunk: Buffer): boolean;
   _state: number;

@@ -39,7 +39,7 @@ interface Block {
   full: boolean;
 }
 
-/** The parts of a `ws` WebSocket we reach into (ws 8, pinned). */
+/** The parts of a `ws` WebSocket we reach into (ws 8, tested with 8.23.0). */
 interface WsInternals {
   _isServer?: boolean;
   _socket?: Socket;
