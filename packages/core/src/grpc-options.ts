@@ -1,7 +1,7 @@
 // Option helpers the two gRPC-based transports (grpc, flight) share. Internal:
 // exported through @harmonics/internal only, so they cost core's users nothing.
 import { DEFAULT_MAX_MESSAGE_BYTES } from './codec.js';
-import { checkPositive } from './errors.js';
+import { HarmonicsError, checkPositive, invalidArgument } from './errors.js';
 
 /** How long a keepalive ping may go unanswered before the connection is dropped, by default. */
 export const DEFAULT_KEEPALIVE_TIMEOUT_MS = 20_000;
@@ -40,4 +40,28 @@ export function serverLimitOptions(idleTimeoutMs: number | undefined, maxConcurr
     ...(idle > 0 ? { 'grpc.max_connection_idle_ms': idle } : {}),
     'grpc.max_concurrent_streams': Math.floor(maxConcurrentCalls ?? DEFAULT_MAX_CONCURRENT_CALLS),
   };
+}
+
+/** Throw `ERR_INVALID_ARGUMENT` unless `port` is a TCP port a client can connect to. */
+export function checkPort(port: number): void {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw invalidArgument(`port must be an integer from 1 to 65535, got ${port}`);
+}
+
+/**
+ * Call `fail` with `ERR_CONNECT` if `isReady()` is still false `ms` from now
+ * (a black hole: the port accepts connections but nothing speaks HTTP/2
+ * there). Returns the cancel function; the timer never keeps a process alive.
+ */
+export function watchHandshake(isReady: () => boolean, ms: number, what: string, target: string, fail: (err: HarmonicsError) => void): () => void {
+  const timer = setTimeout(() => {
+    if (isReady()) return;
+    fail(
+      new HarmonicsError(
+        'ERR_CONNECT',
+        `no ${what} server answered at ${target} within ${ms} ms (connectTimeoutMs): the port takes connections but nothing completed the HTTP/2 handshake`,
+      ),
+    );
+  }, ms);
+  (timer as { unref?: () => void }).unref?.(); // a watchdog: it never keeps a process alive by itself
+  return () => clearTimeout(timer);
 }

@@ -17,7 +17,9 @@ export {
   DEFAULT_KEEPALIVE_TIMEOUT_MS,
   DEFAULT_MAX_CONCURRENT_CALLS,
   DEFAULT_SERVER_IDLE_TIMEOUT_MS,
+  checkPort,
   keepAliveOptions,
   maxMessageBytesOf,
   serverLimitOptions,
+  watchHandshake,
 } from './grpc-options.js';

@@ -1,7 +1,15 @@
 // What FlightProducer and FlightConsumer share: options, the channel, auth.
 import { Client, type ChannelCredentials, type ChannelOptions, Metadata, connectivityState, credentials as grpcCredentials } from '@grpc/grpc-js';
 import { DEFAULT_CONNECT_TIMEOUT_MS, HarmonicsError } from '@harmonics/core';
-import { DEFAULT_KEEPALIVE_TIMEOUT_MS, checkPositive, invalidArgument, keepAliveOptions, maxMessageBytesOf } from '@harmonics/internal';
+import {
+  DEFAULT_KEEPALIVE_TIMEOUT_MS,
+  checkPort,
+  checkPositive,
+  invalidArgument,
+  keepAliveOptions,
+  maxMessageBytesOf,
+  watchHandshake,
+} from '@harmonics/internal';
 import { callError } from './errors.js';
 import { decodeBytesField, decodeUtf8 } from './proto.js';
 import { methodPath } from './service.js';
@@ -107,17 +115,8 @@ export interface ClientSettings {
  * keeps a process alive and is cleared by it.
  */
 export function watchConnect(s: ClientSettings, fail: (err: HarmonicsError) => void): () => void {
-  const timer = setTimeout(() => {
-    if (s.client.getChannel().getConnectivityState(false) === connectivityState.READY) return;
-    fail(
-      new HarmonicsError(
-        'ERR_CONNECT',
-        `no Flight server answered at ${s.target} within ${s.connectTimeoutMs} ms (connectTimeoutMs): the port takes connections but nothing completed the HTTP/2 handshake`,
-      ),
-    );
-  }, s.connectTimeoutMs);
-  timer.unref?.();
-  return () => clearTimeout(timer);
+  const ready = (): boolean => s.client.getChannel().getConnectivityState(false) === connectivityState.READY;
+  return watchHandshake(ready, s.connectTimeoutMs, 'Flight', s.target, fail);
 }
 
 /** `host:port` with IPv6 hosts in brackets. */
@@ -134,9 +133,7 @@ export function checkStream(stream: string | undefined): string {
 }
 
 export function makeClient(host: string, port: number, options: FlightClientOptions = {}): ClientSettings {
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw invalidArgument(`port must be an integer from 1 to 65535, got ${port}`);
-  }
+  checkPort(port);
   const maxMessageBytes = maxMessageBytesOf(options);
   checkPositive('connectTimeoutMs', options.connectTimeoutMs);
   const stream = checkStream(options.stream);

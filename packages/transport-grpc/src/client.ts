@@ -1,7 +1,7 @@
 // What both clients share: options, the channel, the per-call metadata.
 import { Client, type ChannelCredentials, type ChannelOptions, Metadata, connectivityState, credentials as grpcCredentials } from '@grpc/grpc-js';
-import { DEFAULT_CONNECT_TIMEOUT_MS, HarmonicsError } from '@harmonics/core';
-import { DEFAULT_KEEPALIVE_TIMEOUT_MS, checkPositive, invalidArgument, keepAliveOptions, maxMessageBytesOf } from '@harmonics/internal';
+import { DEFAULT_CONNECT_TIMEOUT_MS, type HarmonicsError } from '@harmonics/core';
+import { DEFAULT_KEEPALIVE_TIMEOUT_MS, checkPort, checkPositive, keepAliveOptions, maxMessageBytesOf, watchHandshake } from '@harmonics/internal';
 import { TENSOR_DATA_OVERHEAD } from './proto.js';
 
 /** Metadata every call of the TensorService carries (the C++ library's handshake). */
@@ -103,10 +103,6 @@ export function formatTarget(host: string, port: number): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-export function checkPort(port: number): void {
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw invalidArgument(`port must be an integer from 1 to 65535, got ${port}`);
-}
-
 export function makeClient(host: string, port: number, options: GrpcClientOptions = {}): ClientSettings {
   checkPort(port);
   const maxMessageBytes = maxMessageBytesOf(options);
@@ -154,17 +150,8 @@ export function makeClient(host: string, port: number, options: GrpcClientOption
  */
 export function watchConnect(s: ClientSettings, fail: (err: HarmonicsError) => void): () => void {
   if (s.timeoutMs !== undefined) return () => undefined;
-  const timer = setTimeout(() => {
-    if (s.client.getChannel().getConnectivityState(false) === connectivityState.READY) return;
-    fail(
-      new HarmonicsError(
-        'ERR_CONNECT',
-        `no gRPC server answered at ${s.target} within ${s.connectTimeoutMs} ms (connectTimeoutMs): the port takes connections but nothing completed the HTTP/2 handshake`,
-      ),
-    );
-  }, s.connectTimeoutMs);
-  timer.unref?.(); // a watchdog: it never keeps a process alive by itself
-  return () => clearTimeout(timer);
+  const ready = (): boolean => s.client.getChannel().getConnectivityState(false) === connectivityState.READY;
+  return watchHandshake(ready, s.connectTimeoutMs, 'gRPC', s.target, fail);
 }
 
 function toBuffer(v: string | Buffer | undefined): Buffer | null {
