@@ -64,6 +64,7 @@ module.exports = function jestConfig(packageDir, overrides = {}) {
     moduleNameMapper: {
       // sources import siblings as './x.js' (ESM style); resolve them to './x.ts'
       '^(\\.{1,2}/.*)\\.js$': '$1',
+      '^@harmonics/internal/node$': path.join(__dirname, 'packages/internal/src/node.ts'),
       '^@harmonics/([a-z-]+)/internal$': path.join(__dirname, 'packages/$1/src/internal.ts'),
       '^@harmonics/([a-z-]+)$': path.join(__dirname, 'packages/$1/src/index.ts'),
     },

@@ -9,5 +9,5 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   noExternal: ['@harmonics/internal'],
-  external: [/^@harmonics\/(?!internal$)/],
+  external: [/^@harmonics\/(?!internal(\/|$))/],
 });

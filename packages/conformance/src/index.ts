@@ -6,3 +6,5 @@ export { expectedGoldenTensors } from './golden-values.js';
 export { codeOf, codeOfSync, errorOf, errorOfSync } from './errors.js';
 export type { CaughtError } from './errors.js';
 export { FreezableProxy } from './proxy.js';
+export { runServerLimitCases } from './server-limits.js';
+export type { ServerLimitsTarget } from './server-limits.js';

@@ -59,7 +59,9 @@ function mapStatus(code: Status, details: string, established: boolean): [ErrorC
     case Status.UNAVAILABLE:
       return established || details === SHUTTING_DOWN
         ? ['ERR_CONNECTION_LOST', ' (the server went away)']
-        : ['ERR_CONNECT', ' (is a Flight server listening there?)'];
+        : details.includes('ECONNRESET')
+          ? ['ERR_CONNECT', ' (the server reset the connection: it may be at its connection limit, maxConnections)']
+          : ['ERR_CONNECT', ' (is a Flight server listening there?)'];
     default:
       return ['ERR_CONNECTION_LOST', ''];
   }

@@ -31,8 +31,9 @@ import {
   serverLimitOptions,
   tooLargeError,
 } from '@harmonics/internal';
+import { Http2Listener } from '@harmonics/internal/node';
 import { BatchDecoder, batchHeader, receiveLayout } from './arrow.js';
-import { DEFAULT_FLOW_CONTROL_WINDOW, DEFAULT_SERVER_KEEPALIVE_MS, DEFAULT_STREAM, END_ACTION, WRITER_KEY, formatTarget } from './client.js';
+import { DEFAULT_FLOW_CONTROL_WINDOW, DEFAULT_SERVER_KEEPALIVE_MS, DEFAULT_STREAM, END_ACTION, WRITER_KEY } from './client.js';
 import { CONTINUES_KEY, SHUTTING_DOWN, statusMetadata } from './errors.js';
 import { LazyFlightData, flightData, parseFlightData } from './flight-data.js';
 import { cachedLayout } from './layouts.js';
@@ -159,10 +160,24 @@ export interface TensorFlightListenOptions extends TensorFlightServerOptions {
   /**
    * Close a connection that has had no call open for this many ms, so idle
    * clients do not hold descriptors (they reconnect by themselves for their
-   * next call). A connection that never speaks HTTP/2 is not covered (a
-   * grpc-js limit). Default 60 000; 0 keeps them.
+   * next call). A connection that never starts HTTP/2 is `handshakeTimeoutMs`'
+   * business. Default 60 000; 0 keeps them.
    */
   idleTimeoutMs?: number;
+  /**
+   * Close a connection that has not begun HTTP/2 (sent the 24-byte connection
+   * preface, or over TLS as many bytes of its handshake) this many ms after it
+   * opened: a port scanner or a client of the wrong protocol does not hold a
+   * descriptor. Default 10 000; 0: never.
+   */
+  handshakeTimeoutMs?: number;
+  /**
+   * Connections open at once; the next one is reset (the client sees
+   * `UNAVAILABLE`, Harmonics clients `ERR_CONNECT`) while those already
+   * open are served. Keep it below the process's descriptor limit
+   * (`ulimit -n`). Default 1024.
+   */
+  maxConnections?: number;
   /** Calls one connection may have open at once (HTTP/2 streams); more wait in the client. Default 100. */
   maxConcurrentCalls?: number;
   /**
@@ -223,7 +238,7 @@ export class TensorFlightServer implements ListeningServer {
   private readonly budget: QueueBudget;
   private readonly retainDefault: boolean;
   private readonly resolveTicketHook: TensorFlightServerOptions['resolveTicket'];
-  private listening: { port: number; host: string } | undefined;
+  private listening: { port: number; host: string; listener: Http2Listener } | undefined;
   /** The largest tensor record taken or sent. */
   readonly maxMessageBytes: number;
 
@@ -276,15 +291,15 @@ export class TensorFlightServer implements ListeningServer {
         requestCert ?? false,
       );
     }
-    const address = formatTarget(host, options.port ?? 0);
-    const port = await new Promise<number>((resolve, reject) => {
-      grpc.bindAsync(address, creds ?? Credentials.createInsecure(), (err, p) => {
-        if (err) reject(new HarmonicsError('ERR_CONNECT', `cannot listen on ${address}: ${err.message}`, { cause: err }));
-        else resolve(p);
-      });
+    const injector = grpc.createConnectionInjector(creds ?? Credentials.createInsecure());
+    const listener = await Http2Listener.listen(injector, {
+      host,
+      port: options.port ?? 0,
+      maxConnections: options.maxConnections,
+      handshakeTimeoutMs: options.handshakeTimeoutMs,
     });
     server.grpc = grpc;
-    server.listening = { port, host };
+    server.listening = { port: listener.port, host, listener };
     grpc.addService(flightService(), server.handlers(options));
     applyWindowToSessions(grpc, window);
     return server;
@@ -407,6 +422,8 @@ export class TensorFlightServer implements ListeningServer {
   private async shutdown(timeoutMs: number): Promise<void> {
     for (const s of this.streams.values()) s.end();
     const grpc = this.grpc;
+    const listener = this.listening?.listener;
+    listener?.stopAccepting();
     if (grpc !== undefined) {
       const graceful = new Promise<void>((resolve) => grpc.tryShutdown(() => resolve()));
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -418,6 +435,7 @@ export class TensorFlightServer implements ListeningServer {
         grpc.forceShutdown();
       }
     }
+    listener?.destroyAll();
     this.closed = true;
   }
 

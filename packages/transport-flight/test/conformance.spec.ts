@@ -1,4 +1,4 @@
-import { runTransportSuite } from '@harmonics/conformance';
+import { runServerLimitCases, runTransportSuite } from '@harmonics/conformance';
 import type { Consumer, Producer } from '@harmonics/core';
 import { FlightConsumer, FlightProducer, TensorFlightServer } from '@harmonics/transport-flight';
 
@@ -59,4 +59,10 @@ runTransportSuite({
     const producer = new FlightProducer(server);
     return { producer, consumer, teardown: () => teardown(server, producer, consumer) };
   },
+});
+
+runServerLimitCases('TensorFlightServer', {
+  listen: (limits) => TensorFlightServer.listen(limits),
+  consumer: (port) => new FlightConsumer('127.0.0.1', port),
+  read: (server) => server.getTensor(),
 });

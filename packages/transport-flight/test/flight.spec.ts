@@ -613,6 +613,8 @@ describe('keepalive, unknown streams and the option vocabulary', () => {
     expect(codeOfSync(() => new FlightProducer('127.0.0.1', 9, { keepAliveMs: -1 }))).toBe('ERR_INVALID_ARGUMENT');
     expect(codeOfSync(() => new FlightProducer('127.0.0.1', 9, { stream: '' }))).toBe('ERR_INVALID_ARGUMENT');
     expect(await codeOf(TensorFlightServer.listen({ unknownStreamTimeoutMs: -1 }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(await codeOf(TensorFlightServer.listen({ maxConnections: 0 }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(await codeOf(TensorFlightServer.listen({ handshakeTimeoutMs: -5 }))).toBe('ERR_INVALID_ARGUMENT');
   });
 
   it('await using closes a server', async () => {

@@ -21,8 +21,9 @@ import {
   encodedByteLength,
 } from '@harmonics/core';
 import { abortError, checkPositive, closedError, keepAliveOptions, maxMessageBytesOf, serverLimitOptions, tooLargeError } from '@harmonics/internal';
+import { Http2Listener } from '@harmonics/internal/node';
 import { Broker } from './broker.js';
-import { DEFAULT_FLOW_CONTROL_WINDOW, DEFAULT_SERVER_KEEPALIVE_MS, MAGIC_KEY, MAGIC_VALUE, POP_PATH, PUSH_PATH, formatTarget } from './client.js';
+import { DEFAULT_FLOW_CONTROL_WINDOW, DEFAULT_SERVER_KEEPALIVE_MS, MAGIC_KEY, MAGIC_VALUE, POP_PATH, PUSH_PATH } from './client.js';
 import { BAD_HANDSHAKE, ERROR_CODE_KEY, SHUTTING_DOWN } from './errors.js';
 import { type LazyTensorData, TENSOR_DATA_OVERHEAD, decodeEmpty, decodeTensorData, encodeEmpty, tensorMessage } from './proto.js';
 
@@ -59,10 +60,24 @@ export interface GrpcServerOptions {
   /**
    * Close a connection that has had no call open for this many ms, so idle
    * clients do not hold descriptors (they reconnect by themselves for their
-   * next call). A connection that never speaks HTTP/2 is not covered (a
-   * grpc-js limit). Default 60 000; 0 keeps them.
+   * next call). A connection that never starts HTTP/2 is `handshakeTimeoutMs`'
+   * business. Default 60 000; 0 keeps them.
    */
   idleTimeoutMs?: number;
+  /**
+   * Close a connection that has not begun HTTP/2 (sent the 24-byte connection
+   * preface, or over TLS as many bytes of its handshake) this many ms after it
+   * opened: a port scanner or a client of the wrong protocol does not hold a
+   * descriptor. Default 10 000; 0: never.
+   */
+  handshakeTimeoutMs?: number;
+  /**
+   * Connections open at once; the next one is reset (the client sees
+   * `UNAVAILABLE`, Harmonics clients `ERR_CONNECT`) while those already
+   * open are served. Keep it below the process's descriptor limit
+   * (`ulimit -n`). Default 1024.
+   */
+  maxConnections?: number;
   /** Calls one connection may have open at once (HTTP/2 streams); more wait in the client. Default 100. */
   maxConcurrentCalls?: number;
   /** TLS; shorthand for `credentials`. */
@@ -126,13 +141,13 @@ export class GrpcServer implements ListeningServer {
 
   private constructor(
     private readonly server: Server,
+    private readonly listener: Http2Listener,
     host: string,
-    port: number,
     maxMessageBytes: number,
     broker: Broker,
   ) {
     this.host = host;
-    this.port = port;
+    this.port = listener.port;
     this.maxMessageBytes = maxMessageBytes;
     this.broker = broker;
   }
@@ -162,15 +177,14 @@ export class GrpcServer implements ListeningServer {
         requestCert ?? false,
       );
     }
-    const address = formatTarget(host, options.port ?? 0);
-    const port = await new Promise<number>((resolve, reject) => {
-      grpcServer.bindAsync(address, creds ?? ServerCredentials.createInsecure(), (err, p) => {
-        if (err) {
-          reject(new HarmonicsError('ERR_CONNECT', `cannot listen on ${address}: ${err.message}`, { cause: err }));
-        } else resolve(p);
-      });
+    const injector = grpcServer.createConnectionInjector(creds ?? ServerCredentials.createInsecure());
+    const listener = await Http2Listener.listen(injector, {
+      host,
+      port: options.port ?? 0,
+      maxConnections: options.maxConnections,
+      handshakeTimeoutMs: options.handshakeTimeoutMs,
     });
-    const server = new GrpcServer(grpcServer, host, port, maxMessageBytes, broker);
+    const server = new GrpcServer(grpcServer, listener, host, maxMessageBytes, broker);
     grpcServer.addService(server.service(), {
       PushTensor: (call: ServerReadableStream<Deserialized, unknown>, callback: sendUnaryData<unknown>) =>
         server.onPush(call, callback, options.authorize),
@@ -497,6 +511,7 @@ export class GrpcServer implements ListeningServer {
     this.broker.dispose();
     for (const fn of [...this.closeWaiters]) fn();
     this.closeWaiters.clear();
+    this.listener.stopAccepting();
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         this.server.forceShutdown();
@@ -507,6 +522,7 @@ export class GrpcServer implements ListeningServer {
         resolve();
       });
     });
+    this.listener.destroyAll();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -1,4 +1,4 @@
-import { runTransportSuite } from '@harmonics/conformance';
+import { runServerLimitCases, runTransportSuite } from '@harmonics/conformance';
 import type { Consumer, Producer } from '@harmonics/core';
 import { GrpcConsumer, GrpcProducer, GrpcServer } from '@harmonics/transport-grpc';
 
@@ -54,4 +54,10 @@ runTransportSuite({
   },
   // Local pushes queue by reference, like the bus: the tensor is encoded when a PopTensor call takes it.
   capabilities: { ownership: 'reference', backpressure: { maxBufferedBytes: BUFFERED } },
+});
+
+runServerLimitCases('GrpcServer', {
+  listen: (limits) => GrpcServer.listen({ ...limits, endWithLastWriter: false }),
+  consumer: (port) => new GrpcConsumer('127.0.0.1', port),
+  read: (server) => server.producer().next(),
 });

@@ -619,5 +619,7 @@ describe('GrpcServer connection limits', () => {
   it('bad limits are ERR_INVALID_ARGUMENT', async () => {
     expect(await codeOf(GrpcServer.listen({ idleTimeoutMs: -1 }))).toBe('ERR_INVALID_ARGUMENT');
     expect(await codeOf(GrpcServer.listen({ maxConcurrentCalls: 0 }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(await codeOf(GrpcServer.listen({ maxConnections: 0 }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(await codeOf(GrpcServer.listen({ handshakeTimeoutMs: -5 }))).toBe('ERR_INVALID_ARGUMENT');
   });
 });
