@@ -129,8 +129,11 @@ export class Broker {
   }
 
   /** Stop timers (server shutdown). */
+  /** Stop the grace timer and drop what is still queued (the server closed), so that nothing holds its memory. */
   dispose(): void {
     if (this.graceTimer !== undefined) clearTimeout(this.graceTimer);
     this.graceTimer = undefined;
+    while (this.queue.shift() !== undefined);
+    this.queuedBytes = 0;
   }
 }

@@ -3,6 +3,8 @@ import { connect as h2connect } from 'node:http2';
 import { createServer as createNetServer } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Client, Metadata, Server, ServerCredentials, credentials, status } from '@grpc/grpc-js';
 import { type Tensor, tensor } from '@harmonics/core';
 import {
@@ -445,6 +447,20 @@ describe('TLS and metadata', () => {
 });
 
 describe('the broker', () => {
+  it('close() drops the tensors still queued: a closed server holds none of them', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const server = await GrpcServer.listen();
+    let queued: Tensor | undefined = tensor('float32', [1024], new Float32Array(1024));
+    const ref = new WeakRef(queued);
+    await server.push(queued);
+    queued = undefined;
+    await server.close({ timeoutMs: 0 });
+    await new Promise((r) => setTimeout(r, 0)); // a new job: WeakRef targets are kept until the current one ends
+    gc();
+    expect(ref.deref()).toBeUndefined();
+  });
+
   it('one queue: remote and local writers feed it, remote and local readers drain it, each tensor read once', async () => {
     const server = await GrpcServer.listen();
     const remoteIn = new GrpcConsumer('127.0.0.1', server.port);
