@@ -33,9 +33,11 @@ export interface TransportCapabilities {
   /**
    * `'copy'` (default): after `push()` resolves, mutating the tensor does not
    * change what is delivered. `'reference'`: the medium hands the same object on
-   * (the in-process bus), so the ownership check is skipped.
+   * (the in-process bus), so the ownership check is skipped. `'bridged'`: the
+   * pair runs elsewhere (a browser page) and tensors cross a bridge as copies,
+   * so a mutation could not reach the pushed tensor: skipped too.
    */
-  ownership?: 'copy' | 'reference';
+  ownership?: 'copy' | 'reference' | 'bridged';
   /** What an aborted `next()` leaves behind: `'usable'` (default) or `'closed'`. */
   afterAbort?: 'usable' | 'closed';
   /**
@@ -250,7 +252,12 @@ export function runTransportSuite(options: TransportSuiteOptions): void {
       timeout,
     );
 
-    supports(caps.ownership !== 'reference', 'copy-on-push ownership (tensors pass by reference)')(
+    supports(
+      caps.ownership === undefined || caps.ownership === 'copy',
+      caps.ownership === 'bridged'
+        ? 'a way to mutate the tensor it pushed (the pair is driven through a bridge that copies tensors, as to a browser page)'
+        : 'copy-on-push ownership (tensors pass by reference)',
+    )(
       'the caller may reuse a tensor once push() resolves',
       async () => {
         const p = await open();

@@ -1,0 +1,193 @@
+// The shared conformance suite, run against the browser WebSocket adapter in
+// real Chromium (Debian's): the page (fixtures/conformance-page.ts, bundled
+// from the package's browser entry) holds real browser WebSocketProducer /
+// WebSocketConsumer objects, and the Producer/Consumer the suite drives here
+// forward each call to them as it comes, overlapping calls and aborts
+// included. The other end is a Node WebSocketServer.
+import { existsSync } from 'node:fs';
+import { type Server, createServer } from 'node:http';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { type Browser, type Page, chromium } from 'playwright-core';
+import { runTransportSuite } from '@harmonics/conformance';
+import { type AbortOptions, type Consumer, HarmonicsError, type Producer, type Tensor, decodeTensor, encodeTensor } from '@harmonics/core';
+import { WebSocketServer } from '@harmonics/transport-ws';
+
+const CHROMIUM = process.env.HARMONICS_CHROMIUM ?? '/usr/bin/chromium';
+
+type Outcome = { ok: true; record?: string; end?: boolean } | { ok: false; code?: string; message: string };
+interface Bridge {
+  open(kind: 'producer' | 'consumer', url: string, maxMessageBytes?: number): number;
+  next(id: number, call: number, aborted: boolean): Promise<Outcome>;
+  abort(call: number): void;
+  push(id: number, record: string, call: number, aborted: boolean): Promise<Outcome>;
+  close(id: number): Promise<Outcome>;
+}
+type Win = { harmonics: Bridge };
+
+let browser: Browser | undefined;
+let page: Page;
+let http: Server;
+let origin: string;
+let calls = 0;
+
+function settled(o: Outcome, what: string): Outcome & { ok: true } {
+  if (o.ok) return o;
+  if (o.code !== undefined) throw new HarmonicsError(o.code as never, `${what} in Chromium: ${o.message}`);
+  throw new Error(`${what} in Chromium: ${o.message}`);
+}
+
+/** Forward an abort of `signal` to the page's call `call`; returns the detach function. */
+function forwardAbort(signal: AbortSignal | undefined, call: number): () => void {
+  if (signal === undefined) return () => undefined;
+  const onAbort = (): void => void page.evaluate((c) => (window as unknown as Win).harmonics.abort(c), call).catch(() => undefined);
+  signal.addEventListener('abort', onAbort, { once: true });
+  return () => signal.removeEventListener('abort', onAbort);
+}
+
+/** A Producer whose calls run on a browser WebSocketProducer in the page. */
+class PageProducer implements Producer {
+  constructor(private readonly id: number) {}
+
+  async next(options?: AbortOptions): Promise<Tensor | undefined> {
+    const call = ++calls;
+    const aborted = options?.signal?.aborted === true;
+    const pending = page.evaluate(([id, c, a]) => (window as unknown as Win).harmonics.next(id, c, a), [this.id, call, aborted] as const);
+    const detach = forwardAbort(options?.signal, call);
+    try {
+      const o = settled(await pending, 'next()');
+      return o.end === true ? undefined : decodeTensor(Buffer.from(o.record!, 'base64'));
+    } finally {
+      detach();
+    }
+  }
+
+  async close(): Promise<void> {
+    settled(await page.evaluate((id) => (window as unknown as Win).harmonics.close(id), this.id), 'close()');
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Tensor> {
+    try {
+      for (let t = await this.next(); t !== undefined; t = await this.next()) yield t;
+    } finally {
+      await this.close();
+    }
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/** A Consumer whose calls run on a browser WebSocketConsumer in the page. */
+class PageConsumer implements Consumer {
+  constructor(private readonly id: number) {}
+
+  async push(t: Tensor, options?: AbortOptions): Promise<void> {
+    const call = ++calls;
+    const record = Buffer.from(encodeTensor(t)).toString('base64');
+    const aborted = options?.signal?.aborted === true;
+    const pending = page.evaluate(([id, r, c, a]) => (window as unknown as Win).harmonics.push(id, r, c, a), [
+      this.id,
+      record,
+      call,
+      aborted,
+    ] as const);
+    const detach = forwardAbort(options?.signal, call);
+    try {
+      settled(await pending, 'push()');
+    } finally {
+      detach();
+    }
+  }
+
+  async close(): Promise<void> {
+    settled(await page.evaluate((id) => (window as unknown as Win).harmonics.close(id), this.id), 'close()');
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+async function open(kind: 'producer' | 'consumer', url: string, maxMessageBytes?: number): Promise<number> {
+  return page.evaluate(([k, u, m]) => (window as unknown as Win).harmonics.open(k, u, m), [kind, url, maxMessageBytes] as const);
+}
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: run scripts/setup-peers.sh (the README's test command does)`);
+  const bundle = await build({
+    entryPoints: [join(__dirname, 'fixtures/conformance-page.ts')],
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'browser',
+    absWorkingDir: join(__dirname, '..'),
+    tsconfigRaw: '{}', // resolve packages as an application would: the browser entry of the built dist
+  });
+  const code = bundle.outputFiles[0].text;
+  http = createServer((req, res) => {
+    if (req.url === '/page.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(code);
+    else res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><script type="module" src="/page.js"></script>');
+  });
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  origin = `http://127.0.0.1:${(http.address() as { port: number }).port}`;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+  page = await browser.newPage();
+  await page.goto(`${origin}/`);
+  await page.waitForFunction(() => (window as unknown as Partial<Win>).harmonics !== undefined);
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await new Promise((r) => http?.close(r));
+});
+
+const capabilities = {
+  // Tensors cross the bridge as copies, so a mutation after push() could not reach the page's tensor.
+  ownership: 'bridged',
+  // 64 MiB tensors work (interop-chromium.spec.ts's page is not limited), but through the bridge they cost base64 both ways.
+  largeTensors: false,
+} as const;
+
+runTransportSuite({
+  name: 'WebSocketConsumer in Chromium → WebSocketServer (Node)',
+  setup: async ({ maxMessageBytes } = {}) => {
+    const server = await WebSocketServer.listen({ maxMessageBytes, origins: [origin] });
+    const consumer = new PageConsumer(await open('consumer', `ws://127.0.0.1:${server.port}/`, maxMessageBytes));
+    const producer = await server.acceptProducer();
+    return { producer, consumer, teardown: () => server.close({ closeConnections: true }) };
+  },
+  capabilities,
+});
+
+runTransportSuite({
+  name: 'WebSocketServer (Node) → WebSocketProducer in Chromium',
+  setup: async ({ maxMessageBytes } = {}) => {
+    const server = await WebSocketServer.listen({ maxMessageBytes, origins: [origin] });
+    const producer = new PageProducer(await open('producer', `ws://127.0.0.1:${server.port}/`, maxMessageBytes));
+    const consumer = await server.acceptConsumer();
+    return {
+      producer,
+      consumer,
+      // The writer vanishes: its TCP connection is cut without a close frame.
+      disconnect: async () => (consumer as unknown as { adapter: { terminate(): void } }).adapter.terminate(),
+      teardown: () => server.close({ closeConnections: true }),
+    };
+  },
+  // The browser's WebSocket API has no read backpressure: it takes every
+  // message as it arrives (WebSocketStream, which has, is not used yet), so a
+  // page that stops reading holds what the server sends.
+  capabilities: { ...capabilities, backpressure: false, peerLoss: true, peerLossCodes: ['ERR_CONNECTION_LOST'] },
+});
