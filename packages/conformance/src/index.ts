@@ -8,3 +8,5 @@ export type { CaughtError } from './errors.js';
 export { FreezableProxy } from './proxy.js';
 export { runServerLimitCases } from './server-limits.js';
 export type { ServerLimitsTarget } from './server-limits.js';
+export { runClientLivenessCases } from './liveness.js';
+export type { ClientLivenessTarget } from './liveness.js';

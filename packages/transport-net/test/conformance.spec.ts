@@ -2,7 +2,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { encodeTensor, tensor } from '@harmonics/core';
-import { type TransportPair, runTransportSuite } from '@harmonics/conformance';
+import { type TransportPair, runClientLivenessCases, runTransportSuite } from '@harmonics/conformance';
 import { SocketServer, TcpConsumer, TcpProducer, UnixConsumer, UnixProducer } from '@harmonics/transport-net';
 import { TLS_CERT, TLS_KEY } from './helpers';
 
@@ -88,4 +88,30 @@ runTransportSuite({
     return pair(server, new UnixProducer(path, { maxMessageBytes }), maxMessageBytes);
   },
   capabilities: { peerLoss: true, peerLossCodes: ['ERR_CONNECTION_LOST'] },
+});
+
+/** A SocketServer whose first connection receives what `send` is given. */
+async function sendingServer(options: Parameters<typeof SocketServer.listen>[0] = {}) {
+  const server = await SocketServer.listen(options);
+  let out: Promise<import('@harmonics/core').Consumer> | undefined;
+  return {
+    port: server.port!,
+    send: async (t: import('@harmonics/core').Tensor) => (await (out ??= server.acceptConsumer())).push(t),
+    close: () => server.close({ closeConnections: true }),
+  };
+}
+
+runClientLivenessCases('TcpProducer / TcpConsumer', {
+  producer: (port, options) => new TcpProducer('127.0.0.1', port, options),
+  consumer: (port, options) => new TcpConsumer('127.0.0.1', port, options),
+  server: () => sendingServer(),
+  fastLiveness: { idleTimeoutMs: 1000 },
+  handshake: false,
+});
+
+runClientLivenessCases('TcpProducer / TcpConsumer over TLS', {
+  producer: (port, options) => new TcpProducer('127.0.0.1', port, { ...options, tls: { ca: TLS_CERT, servername: 'localhost' } }),
+  consumer: (port, options) => new TcpConsumer('127.0.0.1', port, { ...options, tls: { ca: TLS_CERT, servername: 'localhost' } }),
+  server: () => sendingServer({ tls: { key: TLS_KEY, cert: TLS_CERT } }),
+  fastLiveness: { idleTimeoutMs: 1000 },
 });

@@ -1,4 +1,5 @@
-import { runTransportSuite } from '@harmonics/conformance';
+import { runClientLivenessCases, runTransportSuite } from '@harmonics/conformance';
+import type { Consumer, Tensor } from '@harmonics/core';
 import { type IncomingWebSocket, WebSocketConsumer, WebSocketProducer, WebSocketServer } from '@harmonics/transport-ws';
 
 runTransportSuite({
@@ -33,4 +34,19 @@ runTransportSuite({
     };
   },
   capabilities: { peerLoss: true, peerLossCodes: ['ERR_CONNECTION_LOST'] },
+});
+
+runClientLivenessCases('WebSocketProducer / WebSocketConsumer (Node)', {
+  producer: (port, options) => new WebSocketProducer(`ws://127.0.0.1:${port}/`, options),
+  consumer: (port, options) => new WebSocketConsumer(`ws://127.0.0.1:${port}/`, options),
+  server: async () => {
+    const server = await WebSocketServer.listen();
+    let out: Promise<Consumer> | undefined;
+    return {
+      port: server.port,
+      send: async (t: Tensor) => (await (out ??= server.acceptConsumer())).push(t),
+      close: () => server.close({ closeConnections: true }),
+    };
+  },
+  fastLiveness: { keepAliveMs: 300, idleTimeoutMs: 1000 },
 });
