@@ -19,6 +19,8 @@ export interface ServerLimitsTarget<S extends { port: number | undefined; close(
   read(server: S): Promise<Tensor | undefined>;
   /** The code a client refused for the connection limit gets. Default `ERR_CONNECT`. */
   refusedCode?: string;
+  /** Start a TLS server with these limits, when the server takes TLS. */
+  listenTls?(options: { handshakeTimeoutMs?: number }): Promise<S>;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -99,6 +101,23 @@ export function runServerLimitCases<S extends { port: number | undefined; close(
         await server.close({ timeoutMs: 0 });
       }
     });
+
+    const tlsCase = target.listenTls === undefined ? it.skip : it;
+    tlsCase(
+      `over TLS, a connection stalled in its TLS handshake is closed after handshakeTimeoutMs${target.listenTls === undefined ? ' [skipped: no TLS]' : ''}`,
+      async () => {
+        const server = await target.listenTls!({ handshakeTimeoutMs: 300 });
+        const stalled = await openSilent(portOf(server));
+        try {
+          // The start of a ClientHello (record header, handshake header, version), then nothing.
+          stalled.write(Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]), Buffer.alloc(40)]));
+          expect(await closedWithin(stalled, 5000)).toBe(true);
+        } finally {
+          stalled.destroy();
+          await server.close({ timeoutMs: 0 });
+        }
+      },
+    );
 
     it('close() does not wait on connections that never spoke', async () => {
       const server = await target.listen({ handshakeTimeoutMs: 0 });

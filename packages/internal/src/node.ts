@@ -2,6 +2,14 @@
 // core's sources, because they import Node modules and core stays browser-safe.
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import {
+  type ConnectionOptions,
+  type SecureContextOptions,
+  type TLSSocket,
+  type TlsOptions,
+  createSecureContext,
+  createServer as createTlsServer,
+} from 'node:tls';
 import { HarmonicsError, checkPositive } from '../../core/src/errors.js';
 
 /** What grpc-js's public `Server.createConnectionInjector()` returns, structurally (any grpc-js ≥ 1.10). */
@@ -21,8 +29,14 @@ export interface Http2ListenOptions {
   port: number;
   /** Connections open at once; the next one is reset (TCP RST) at once. */
   maxConnections?: number;
-  /** A connection that has sent fewer than 24 bytes this long after it opened is closed; 0: never. */
+  /** A connection that has not begun HTTP/2 this long after it opened is closed (sent fewer than 24 bytes; with `tls`: not finished its TLS handshake); 0: never. */
   handshakeTimeoutMs?: number;
+  /**
+   * Terminate TLS here, with Node's `tls.createServer` options (all of them),
+   * and hand grpc-js the decrypted connection; its injector must then be an
+   * insecure one. ALPN defaults to `h2`.
+   */
+  tls?: TlsOptions;
 }
 
 /**
@@ -38,6 +52,11 @@ export class Http2Listener {
   /** Connections closed because they had not started HTTP/2 within `handshakeTimeoutMs`. */
   silentClosed = 0;
   private readonly sockets = new Set<Socket>();
+  /** Over TLS: each connection's TLS socket, once its handshake is done. */
+  private readonly secured = new Map<Socket, TLSSocket>();
+  /** Over TLS: connections by their peer's address and port, to find the one a TLS socket wraps. */
+  private readonly byPeer = new Map<string, Socket>();
+  private tls = false;
   private readonly server: NetServer = createServer();
   private bound = 0;
 
@@ -57,6 +76,21 @@ export class Http2Listener {
     const host = options.host.startsWith('[') && options.host.endsWith(']') ? options.host.slice(1, -1) : options.host;
     const listener = new Http2Listener();
     const net = listener.server;
+    let hand: (socket: Socket) => void = (socket) => injector.injectConnection(socket);
+    if (options.tls !== undefined) {
+      const tls = createTlsServer({ ALPNProtocols: ['h2'], ...options.tls });
+      tls.on('tlsClientError', () => {}); // a failed handshake: the connection is closed, the client told by its TLS stack
+      tls.on('secureConnection', (secure: TLSSocket) => {
+        secure.on('error', () => {});
+        const raw = listener.byPeer.get(peerOf(secure));
+        if (raw === undefined) return void secure.destroy(); // its connection closed meanwhile
+        listener.secured.set(raw, secure);
+        secure.once('close', () => raw.destroy());
+        injector.injectConnection(secure);
+      });
+      listener.tls = true;
+      hand = (socket) => tls.emit('connection', socket);
+    }
     net.on('connection', (socket: Socket) => {
       if (listener.sockets.size >= maxConnections) {
         listener.refused++;
@@ -64,7 +98,7 @@ export class Http2Listener {
         return;
       }
       listener.track(socket, handshakeMs);
-      injector.injectConnection(socket);
+      hand(socket);
     });
     listener.bound = await new Promise<number>((resolve, reject) => {
       net.once('error', (err) =>
@@ -83,11 +117,13 @@ export class Http2Listener {
 
   private track(socket: Socket, handshakeMs: number): void {
     this.sockets.add(socket);
+    const peer = peerOf(socket);
+    if (this.tls) this.byPeer.set(peer, socket);
     socket.on('error', () => {}); // the HTTP/2 session reports its own errors
     let timer: ReturnType<typeof setTimeout> | undefined;
     if (handshakeMs > 0) {
       timer = setTimeout(() => {
-        if (socket.bytesRead >= PREFACE_BYTES) return;
+        if (this.begun(socket)) return;
         this.silentClosed++;
         socket.destroy();
       }, handshakeMs);
@@ -96,18 +132,62 @@ export class Http2Listener {
     socket.once('close', () => {
       clearTimeout(timer);
       this.sockets.delete(socket);
+      if (this.byPeer.get(peer) === socket) this.byPeer.delete(peer);
+      this.secured.get(socket)?.destroy();
+      this.secured.delete(socket);
     });
+  }
+
+  /** Whether a connection has begun: over TLS its handshake is done, else it sent the HTTP/2 preface's length. */
+  private begun(socket: Socket): boolean {
+    return this.tls ? this.secured.has(socket) : socket.bytesRead >= PREFACE_BYTES;
   }
 
   /** Stop accepting, and close the connections that never started HTTP/2 (grpc-js's shutdown would wait on them). */
   stopAccepting(): void {
     this.server.close();
-    for (const s of this.sockets) if (s.bytesRead < PREFACE_BYTES) s.destroy();
+    for (const s of this.sockets) if (!this.begun(s)) s.destroy();
   }
 
   /** Close every connection still open (after grpc-js's shutdown). */
   destroyAll(): void {
     this.server.close();
+    for (const s of this.secured.values()) s.destroy();
     for (const s of this.sockets) s.destroy();
   }
+}
+
+function peerOf(socket: Socket): string {
+  return `${socket.remoteAddress}|${socket.remotePort}`;
+}
+
+/** What grpc-js's public `credentials` namespace offers for TLS from a Node secure context (grpc-js ≥ 1.10), structurally. */
+export interface SecureContextCredentials<C> {
+  createFromSecureContext(
+    context: ReturnType<typeof createSecureContext>,
+    verify?: { checkServerIdentity?: ConnectionOptions['checkServerIdentity']; rejectUnauthorized?: boolean },
+  ): C;
+}
+
+/** Client TLS, as Node names it: every `tls.createSecureContext` option, and how the server is verified. */
+export interface ClientTlsOptions extends SecureContextOptions {
+  /** The name to check the server's certificate against, when it differs from the host connected to. */
+  servername?: string;
+  /** Refuse a server whose certificate does not verify. Default true. */
+  rejectUnauthorized?: boolean;
+  /** Further checks of the server's certificate, after the host name check. */
+  checkServerIdentity?: ConnectionOptions['checkServerIdentity'];
+}
+
+/** grpc-js channel credentials (and channel options) for client TLS given as Node's options. */
+export function tlsChannelCredentials<C>(
+  credentials: SecureContextCredentials<C>,
+  tls: ClientTlsOptions,
+): { credentials: C; channelOptions: Record<string, string> } {
+  const { servername, rejectUnauthorized, checkServerIdentity, ...context } = tls;
+  const creds = credentials.createFromSecureContext(createSecureContext(context), { rejectUnauthorized, checkServerIdentity });
+  return {
+    credentials: creds,
+    channelOptions: servername === undefined ? {} : { 'grpc.ssl_target_name_override': servername, 'grpc.default_authority': servername },
+  };
 }

@@ -1,4 +1,5 @@
 // What FlightProducer and FlightConsumer share: options, the channel, auth.
+import type { ConnectionOptions, SecureContextOptions } from 'node:tls';
 import { Client, type ChannelCredentials, type ChannelOptions, Metadata, connectivityState, credentials as grpcCredentials } from '@grpc/grpc-js';
 import { DEFAULT_CONNECT_TIMEOUT_MS, HarmonicsError } from '@harmonics/core';
 import {
@@ -10,6 +11,7 @@ import {
   maxMessageBytesOf,
   watchHandshake,
 } from '@harmonics/internal';
+import { tlsChannelCredentials } from '@harmonics/internal/node';
 import { callError } from './errors.js';
 import { decodeBytesField, decodeUtf8 } from './proto.js';
 import { methodPath } from './service.js';
@@ -35,15 +37,18 @@ export { DEFAULT_KEEPALIVE_TIMEOUT_MS };
 /** Default HTTP/2 flow-control window (stream and connection): 16 MiB instead of 64 KiB. */
 export const DEFAULT_FLOW_CONTROL_WINDOW = 16 * 1024 * 1024;
 
-/** TLS for clients, as Node's `tls` names it. */
-export interface FlightClientTls {
-  /** Trusted CA certificates; default: the system's roots. */
-  ca?: string | Buffer;
-  /** Client certificate and key for mutual TLS. */
-  cert?: string | Buffer;
-  key?: string | Buffer;
+/**
+ * TLS for clients, as Node names it: every `tls.createSecureContext` option
+ * (`ca`, `cert`, `key`, `pfx`, `passphrase`, `ciphers`, `minVersion`…), and
+ * how the server is verified. ALPN is gRPC's business.
+ */
+export interface FlightClientTls extends SecureContextOptions {
   /** The name to check the server's certificate against, when it differs from the host. */
   servername?: string;
+  /** Refuse a server whose certificate does not verify. Default true. */
+  rejectUnauthorized?: boolean;
+  /** Further checks of the server's certificate, after the host name check. */
+  checkServerIdentity?: ConnectionOptions['checkServerIdentity'];
 }
 
 /** Options of {@link FlightProducer} and {@link FlightConsumer} over the network. */
@@ -157,12 +162,9 @@ export function makeClient(host: string, port: number, options: FlightClientOpti
   };
   let creds = options.credentials;
   if (creds === undefined && options.tls !== undefined) {
-    const { ca, cert, key, servername } = options.tls;
-    creds = grpcCredentials.createSsl(toBuffer(ca), toBuffer(key), toBuffer(cert));
-    if (servername !== undefined) {
-      channelOptions['grpc.ssl_target_name_override'] = servername;
-      channelOptions['grpc.default_authority'] = servername;
-    }
+    const secure = tlsChannelCredentials(grpcCredentials, options.tls);
+    creds = secure.credentials;
+    Object.assign(channelOptions, secure.channelOptions);
   }
   const client = new Client(target, creds ?? grpcCredentials.createInsecure(), channelOptions);
   let token: Promise<string | undefined> | undefined;
@@ -189,11 +191,6 @@ export function makeClient(host: string, port: number, options: FlightClientOpti
       return md;
     },
   };
-}
-
-function toBuffer(v: string | Buffer | undefined): Buffer | null {
-  if (v === undefined) return null;
-  return typeof v === 'string' ? Buffer.from(v) : v;
 }
 
 const identity = (b: Buffer): Buffer => b;

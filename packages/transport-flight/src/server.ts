@@ -1,3 +1,4 @@
+import type { TlsOptions } from 'node:tls';
 import type { Http2Server, Http2Session } from 'node:http2';
 import {
   Metadata,
@@ -109,14 +110,12 @@ export interface TensorFlightServerOptions {
   maxMessageSize?: number;
 }
 
-/** TLS for the server, as Node's `tls` names it. */
-export interface FlightServerTls {
-  key: string | Buffer;
-  cert: string | Buffer;
-  /** CA to verify client certificates against (with `requestCert`). */
-  ca?: string | Buffer;
-  requestCert?: boolean;
-}
+/**
+ * TLS for the server: Node's `tls.createServer` options, all of them (`key`,
+ * `cert`, `ca` with `requestCert` for mutual TLS, `pfx`, `SNICallback`,
+ * `minVersion`…). The server terminates TLS itself; ALPN defaults to `h2`.
+ */
+export type FlightServerTls = TlsOptions;
 
 /** Options of {@link TensorFlightServer.listen}. */
 export interface TensorFlightListenOptions extends TensorFlightServerOptions {
@@ -282,21 +281,15 @@ export class TensorFlightServer implements ListeningServer {
       ...options.serverOptions,
     });
     setServerWindow(grpc, window);
-    let creds = options.credentials;
-    if (creds === undefined && options.tls !== undefined) {
-      const { key, cert, ca, requestCert } = options.tls;
-      creds = Credentials.createSsl(
-        ca === undefined ? null : Buffer.from(ca),
-        [{ private_key: Buffer.from(key), cert_chain: Buffer.from(cert) }],
-        requestCert ?? false,
-      );
-    }
-    const injector = grpc.createConnectionInjector(creds ?? Credentials.createInsecure());
+    // With `tls` (and no grpc-js credentials) the listener terminates TLS with Node's options.
+    const ownTls = options.credentials === undefined ? options.tls : undefined;
+    const injector = grpc.createConnectionInjector(options.credentials ?? Credentials.createInsecure());
     const listener = await Http2Listener.listen(injector, {
       host,
       port: options.port ?? 0,
       maxConnections: options.maxConnections,
       handshakeTimeoutMs: options.handshakeTimeoutMs,
+      tls: ownTls,
     });
     server.grpc = grpc;
     server.listening = { port: listener.port, host, listener };

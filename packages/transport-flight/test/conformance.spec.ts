@@ -1,6 +1,11 @@
-import { runServerLimitCases, runTransportSuite } from '@harmonics/conformance';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runClientLivenessCases, runServerLimitCases, runTransportSuite } from '@harmonics/conformance';
 import type { Consumer, Producer } from '@harmonics/core';
 import { FlightConsumer, FlightProducer, TensorFlightServer } from '@harmonics/transport-flight';
+
+const TLS_KEY = readFileSync(join(__dirname, 'fixtures/key.pem'));
+const TLS_CERT = readFileSync(join(__dirname, 'fixtures/cert.pem'));
 
 /** The writing client vanishes: its DoPut call is reset (RST_STREAM), as when its process dies. */
 function vanish(consumer: FlightConsumer): () => Promise<void> {
@@ -65,4 +70,15 @@ runServerLimitCases('TensorFlightServer', {
   listen: (limits) => TensorFlightServer.listen(limits),
   consumer: (port) => new FlightConsumer('127.0.0.1', port),
   read: (server) => server.getTensor(),
+  listenTls: (limits) => TensorFlightServer.listen({ ...limits, tls: { key: TLS_KEY, cert: TLS_CERT } }),
+});
+
+runClientLivenessCases('FlightProducer / FlightConsumer', {
+  producer: (port, options) => new FlightProducer('127.0.0.1', port, options),
+  consumer: (port, options) => new FlightConsumer('127.0.0.1', port, options),
+  server: async () => {
+    const server = await TensorFlightServer.listen();
+    return { port: server.port!, send: (t) => server.putTensor(t), close: () => server.close({ timeoutMs: 0 }) };
+  },
+  fastLiveness: { keepAliveMs: 500, keepAliveTimeoutMs: 500 },
 });

@@ -459,6 +459,25 @@ describe('TensorFlightServer', () => {
     expectSameTensor(got[0], t);
   });
 
+  it("tls takes Node's options on both sides: mutual TLS, and a version floor an older client cannot meet", async () => {
+    server = await TensorFlightServer.listen({ tls: { key: TLS_KEY, cert: TLS_CERT, ca: TLS_CERT, requestCert: true, minVersion: 'TLSv1.3' } });
+    const trusted = { ca: TLS_CERT, servername: 'localhost' };
+    const good = new FlightConsumer('127.0.0.1', server.port!, { tls: { ...trusted, cert: TLS_CERT, key: TLS_KEY } });
+    const noCert = new FlightConsumer('127.0.0.1', server.port!, { tls: trusted, stream: 'b' });
+    const tooOld = new FlightConsumer('127.0.0.1', server.port!, {
+      tls: { ...trusted, cert: TLS_CERT, key: TLS_KEY, maxVersion: 'TLSv1.2' },
+      stream: 'c',
+    });
+    const t = sampleTensor('int16', [5], 2);
+    await good.push(t);
+    await good.close();
+    expectSameTensor(await server.getTensor(), t);
+    for (const refused of [noCert, tooOld]) {
+      expect(await codeOf(refused.push(t).then(() => refused.close()))).toMatch(/^ERR_(CONNECT|HANDSHAKE|CONNECTION_LOST)$/);
+      await refused.close().catch(() => undefined);
+    }
+  });
+
   it('TLS round-trips; a client that does not trust the certificate gets an error, not a hang', async () => {
     server = await TensorFlightServer.listen({ tls: { key: TLS_KEY, cert: TLS_CERT } });
     const consumer = new FlightConsumer('localhost', server.port!, { tls: { ca: TLS_CERT } });

@@ -1,7 +1,9 @@
 // What both clients share: options, the channel, the per-call metadata.
+import type { ConnectionOptions, SecureContextOptions } from 'node:tls';
 import { Client, type ChannelCredentials, type ChannelOptions, Metadata, connectivityState, credentials as grpcCredentials } from '@grpc/grpc-js';
 import { DEFAULT_CONNECT_TIMEOUT_MS, type HarmonicsError } from '@harmonics/core';
 import { DEFAULT_KEEPALIVE_TIMEOUT_MS, checkPort, checkPositive, keepAliveOptions, maxMessageBytesOf, watchHandshake } from '@harmonics/internal';
+import { tlsChannelCredentials } from '@harmonics/internal/node';
 import { TENSOR_DATA_OVERHEAD } from './proto.js';
 
 /** Metadata every call of the TensorService carries (the C++ library's handshake). */
@@ -33,15 +35,18 @@ export const DEFAULT_FLOW_CONTROL_WINDOW = 16 * 1024 * 1024;
 export type MetadataOption =
   Record<string, string> | ((method: 'PushTensor' | 'PopTensor') => Record<string, string> | Promise<Record<string, string>>);
 
-/** TLS for clients, as Node's `tls` names it (PEM strings or Buffers). */
-export interface GrpcClientTls {
-  /** Trusted CA certificates; default: the system's roots. */
-  ca?: string | Buffer;
-  /** Client certificate and key for mutual TLS. */
-  cert?: string | Buffer;
-  key?: string | Buffer;
-  /** The name to check the server's certificate against, when it differs from `host`. */
+/**
+ * TLS for clients, as Node names it: every `tls.createSecureContext` option
+ * (`ca`, `cert`, `key`, `pfx`, `passphrase`, `ciphers`, `minVersion`…), and
+ * how the server is verified. ALPN is gRPC's business.
+ */
+export interface GrpcClientTls extends SecureContextOptions {
+  /** The name to check the server's certificate against, when it differs from the host. */
   servername?: string;
+  /** Refuse a server whose certificate does not verify. Default true. */
+  rejectUnauthorized?: boolean;
+  /** Further checks of the server's certificate, after the host name check. */
+  checkServerIdentity?: ConnectionOptions['checkServerIdentity'];
 }
 
 /** Options of {@link GrpcProducer} and {@link GrpcConsumer}. */
@@ -124,12 +129,9 @@ export function makeClient(host: string, port: number, options: GrpcClientOption
   };
   let creds = options.credentials;
   if (creds === undefined && options.tls !== undefined) {
-    const { ca, cert, key, servername } = options.tls;
-    creds = grpcCredentials.createSsl(toBuffer(ca), toBuffer(key), toBuffer(cert));
-    if (servername !== undefined) {
-      channelOptions['grpc.ssl_target_name_override'] = servername;
-      channelOptions['grpc.default_authority'] = servername;
-    }
+    const secure = tlsChannelCredentials(grpcCredentials, options.tls);
+    creds = secure.credentials;
+    Object.assign(channelOptions, secure.channelOptions);
   }
   const client = new Client(target, creds ?? grpcCredentials.createInsecure(), channelOptions);
   return {
@@ -152,11 +154,6 @@ export function watchConnect(s: ClientSettings, fail: (err: HarmonicsError) => v
   if (s.timeoutMs !== undefined) return () => undefined;
   const ready = (): boolean => s.client.getChannel().getConnectivityState(false) === connectivityState.READY;
   return watchHandshake(ready, s.connectTimeoutMs, 'gRPC', s.target, fail);
-}
-
-function toBuffer(v: string | Buffer | undefined): Buffer | null {
-  if (v === undefined) return null;
-  return typeof v === 'string' ? Buffer.from(v) : v;
 }
 
 /** The metadata of one call: the caller's pairs (or its hook's) plus `magic: HGRP`. */

@@ -1,3 +1,4 @@
+import type { TlsOptions } from 'node:tls';
 import type { Http2Server, Http2Session } from 'node:http2';
 import {
   Metadata,
@@ -27,15 +28,12 @@ import { DEFAULT_FLOW_CONTROL_WINDOW, DEFAULT_SERVER_KEEPALIVE_MS, MAGIC_KEY, MA
 import { BAD_HANDSHAKE, ERROR_CODE_KEY, SHUTTING_DOWN } from './errors.js';
 import { type LazyTensorData, TENSOR_DATA_OVERHEAD, decodeEmpty, decodeTensorData, encodeEmpty, tensorMessage } from './proto.js';
 
-/** TLS for the server, as Node's `tls` names it. */
-export interface GrpcServerTls {
-  key: string | Buffer;
-  cert: string | Buffer;
-  /** CA to verify client certificates with; with `requestCert`, mutual TLS. */
-  ca?: string | Buffer;
-  /** Require and verify a client certificate. Default false. */
-  requestCert?: boolean;
-}
+/**
+ * TLS for the server: Node's `tls.createServer` options, all of them (`key`,
+ * `cert`, `ca` with `requestCert` for mutual TLS, `pfx`, `SNICallback`,
+ * `minVersion`…). The server terminates TLS itself; ALPN defaults to `h2`.
+ */
+export type GrpcServerTls = TlsOptions;
 
 /** Options of {@link GrpcServer.listen}. */
 export interface GrpcServerOptions {
@@ -168,21 +166,15 @@ export class GrpcServer implements ListeningServer {
     });
     setServerWindow(grpcServer, window);
     const broker = new Broker(options.capacity ?? 1024, options.maxQueuedBytes ?? 64 * 1024 * 1024, options.endWithLastWriter ?? true);
-    let creds = options.credentials;
-    if (creds === undefined && options.tls !== undefined) {
-      const { key, cert, ca, requestCert } = options.tls;
-      creds = ServerCredentials.createSsl(
-        ca === undefined ? null : Buffer.from(ca),
-        [{ private_key: Buffer.from(key), cert_chain: Buffer.from(cert) }],
-        requestCert ?? false,
-      );
-    }
-    const injector = grpcServer.createConnectionInjector(creds ?? ServerCredentials.createInsecure());
+    // With `tls` (and no grpc-js credentials) the listener terminates TLS with Node's options.
+    const ownTls = options.credentials === undefined ? options.tls : undefined;
+    const injector = grpcServer.createConnectionInjector(options.credentials ?? ServerCredentials.createInsecure());
     const listener = await Http2Listener.listen(injector, {
       host,
       port: options.port ?? 0,
       maxConnections: options.maxConnections,
       handshakeTimeoutMs: options.handshakeTimeoutMs,
+      tls: ownTls,
     });
     const server = new GrpcServer(grpcServer, listener, host, maxMessageBytes, broker);
     grpcServer.addService(server.service(), {

@@ -1,6 +1,11 @@
-import { runServerLimitCases, runTransportSuite } from '@harmonics/conformance';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runClientLivenessCases, runServerLimitCases, runTransportSuite } from '@harmonics/conformance';
 import type { Consumer, Producer } from '@harmonics/core';
 import { GrpcConsumer, GrpcProducer, GrpcServer } from '@harmonics/transport-grpc';
+
+const TLS_KEY = readFileSync(join(__dirname, 'fixtures/key.pem'));
+const TLS_CERT = readFileSync(join(__dirname, 'fixtures/cert.pem'));
 
 /** The writing client vanishes: its PushTensor call is reset (RST_STREAM), as when its process dies. */
 function vanish(consumer: GrpcConsumer): () => Promise<void> {
@@ -60,4 +65,15 @@ runServerLimitCases('GrpcServer', {
   listen: (limits) => GrpcServer.listen({ ...limits, endWithLastWriter: false }),
   consumer: (port) => new GrpcConsumer('127.0.0.1', port),
   read: (server) => server.producer().next(),
+  listenTls: (limits) => GrpcServer.listen({ ...limits, tls: { key: TLS_KEY, cert: TLS_CERT } }),
+});
+
+runClientLivenessCases('GrpcProducer / GrpcConsumer', {
+  producer: (port, options) => new GrpcProducer('127.0.0.1', port, options),
+  consumer: (port, options) => new GrpcConsumer('127.0.0.1', port, options),
+  server: async () => {
+    const server = await GrpcServer.listen({ endWithLastWriter: false });
+    return { port: server.port, send: (t) => server.push(t), close: () => server.close({ timeoutMs: 0 }) };
+  },
+  fastLiveness: { keepAliveMs: 500, keepAliveTimeoutMs: 500 },
 });

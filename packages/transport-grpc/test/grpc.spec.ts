@@ -402,6 +402,29 @@ describe('close() leaves nothing running', () => {
 });
 
 describe('TLS and metadata', () => {
+  it("tls takes Node's options on both sides: mutual TLS, and a version floor an older client cannot meet", async () => {
+    const server = await GrpcServer.listen({
+      tls: { key: TLS_KEY, cert: TLS_CERT, ca: TLS_CERT, requestCert: true, minVersion: 'TLSv1.3' },
+      endWithLastWriter: false,
+    });
+    const trusted = { ca: TLS_CERT, servername: 'localhost' };
+    const good = new GrpcConsumer('127.0.0.1', server.port, { tls: { ...trusted, cert: TLS_CERT, key: TLS_KEY } });
+    const noCert = new GrpcConsumer('127.0.0.1', server.port, { tls: trusted });
+    const tooOld = new GrpcConsumer('127.0.0.1', server.port, { tls: { ...trusted, cert: TLS_CERT, key: TLS_KEY, maxVersion: 'TLSv1.2' } });
+    try {
+      const t = sampleTensor('int16', [5], 2);
+      await good.push(t);
+      expectSameTensor(await server.producer().next(), t);
+      for (const refused of [noCert, tooOld]) {
+        const err = await errorOf(refused.push(t).then(() => refused.close()));
+        expect(['ERR_HANDSHAKE', 'ERR_CONNECT', 'ERR_CONNECTION_LOST']).toContain(err?.code);
+      }
+    } finally {
+      for (const c of [good, noCert, tooOld]) await c.close().catch(() => undefined);
+      await server.close({ timeoutMs: 0 });
+    }
+  });
+
   it('TLS with a CA round-trips; a client that does not trust the certificate gets an error, not a hang', async () => {
     const server = await GrpcServer.listen({ tls: { key: TLS_KEY, cert: TLS_CERT } });
     const consumer = new GrpcConsumer('localhost', server.port, { tls: { ca: TLS_CERT } });
