@@ -29,6 +29,8 @@ export interface ClientLivenessTarget {
    * nothing to say, the silent-peer case.
    */
   handshake?: boolean;
+  /** The client can notice a peer gone silent (keepalive or an idle limit). False in browsers: no ping API. */
+  silentPeer?: boolean;
 }
 
 /** Register jest cases for a client's handling of black holes and silent peers. */
@@ -63,26 +65,32 @@ export function runClientLivenessCases(name: string, target: ClientLivenessTarge
       },
     );
 
-    it('a server that goes silent without closing: a waiting next() rejects ERR_CONNECTION_LOST, what came before is kept', async () => {
-      const server = await target.server();
-      const proxy = await FreezableProxy.start(server.port);
-      const producer = target.producer(proxy.port, target.fastLiveness);
-      try {
-        const before = tensor('float32', [3], [1.5, -2, 3]);
-        const reading = producer.next();
-        await server.send(before);
-        expectSameTensor(await reading, before);
-        const waiting = producer.next();
-        proxy.freeze();
-        const started = Date.now();
-        const err = await errorOf(waiting);
-        expect(err?.code).toBe('ERR_CONNECTION_LOST');
-        expect(Date.now() - started).toBeLessThan(8000);
-      } finally {
-        await producer.close().catch(() => undefined);
-        await proxy.close();
-        await server.close();
-      }
-    });
+    const silentCase = target.silentPeer === false ? it.skip : it;
+    silentCase(
+      `a server that goes silent without closing: a waiting next() rejects ERR_CONNECTION_LOST, what came before is kept${
+        target.silentPeer === false ? ' [skipped: medium lacks a way to notice a silent peer]' : ''
+      }`,
+      async () => {
+        const server = await target.server();
+        const proxy = await FreezableProxy.start(server.port);
+        const producer = target.producer(proxy.port, target.fastLiveness);
+        try {
+          const before = tensor('float32', [3], [1.5, -2, 3]);
+          const reading = producer.next();
+          await server.send(before);
+          expectSameTensor(await reading, before);
+          const waiting = producer.next();
+          proxy.freeze();
+          const started = Date.now();
+          const err = await errorOf(waiting);
+          expect(err?.code).toBe('ERR_CONNECTION_LOST');
+          expect(Date.now() - started).toBeLessThan(8000);
+        } finally {
+          await producer.close().catch(() => undefined);
+          await proxy.close();
+          await server.close();
+        }
+      },
+    );
   });
 }

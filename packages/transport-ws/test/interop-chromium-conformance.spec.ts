@@ -9,7 +9,7 @@ import { type Server, createServer } from 'node:http';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { type Browser, type Page, chromium } from 'playwright-core';
-import { runTransportSuite } from '@harmonics/conformance';
+import { runClientLivenessCases, runTransportSuite } from '@harmonics/conformance';
 import { type AbortOptions, type Consumer, HarmonicsError, type Producer, type Tensor, decodeTensor, encodeTensor } from '@harmonics/core';
 import { WebSocketServer } from '@harmonics/transport-ws';
 
@@ -17,7 +17,7 @@ const CHROMIUM = process.env.HARMONICS_CHROMIUM ?? '/usr/bin/chromium';
 
 type Outcome = { ok: true; record?: string; end?: boolean } | { ok: false; code?: string; message: string };
 interface Bridge {
-  open(kind: 'producer' | 'consumer', url: string, maxMessageBytes?: number): number;
+  open(kind: 'producer' | 'consumer', url: string, options: { maxMessageBytes?: number; connectTimeoutMs?: number }): number;
   next(id: number, call: number, aborted: boolean): Promise<Outcome>;
   abort(call: number): void;
   push(id: number, record: string, call: number, aborted: boolean): Promise<Outcome>;
@@ -110,8 +110,12 @@ class PageConsumer implements Consumer {
   }
 }
 
-async function open(kind: 'producer' | 'consumer', url: string, maxMessageBytes?: number): Promise<number> {
-  return page.evaluate(([k, u, m]) => (window as unknown as Win).harmonics.open(k, u, m), [kind, url, maxMessageBytes] as const);
+async function open(
+  kind: 'producer' | 'consumer',
+  url: string,
+  options: { maxMessageBytes?: number; connectTimeoutMs?: number } = {},
+): Promise<number> {
+  return page.evaluate(([k, u, o]) => (window as unknown as Win).harmonics.open(k, u, o), [kind, url, options] as const);
 }
 
 beforeAll(async () => {
@@ -165,7 +169,7 @@ runTransportSuite({
   name: 'WebSocketConsumer in Chromium → WebSocketServer (Node)',
   setup: async ({ maxMessageBytes } = {}) => {
     const server = await WebSocketServer.listen({ maxMessageBytes, origins: [origin] });
-    const consumer = new PageConsumer(await open('consumer', `ws://127.0.0.1:${server.port}/`, maxMessageBytes));
+    const consumer = new PageConsumer(await open('consumer', `ws://127.0.0.1:${server.port}/`, { maxMessageBytes }));
     const producer = await server.acceptProducer();
     return { producer, consumer, teardown: () => server.close({ closeConnections: true }) };
   },
@@ -176,7 +180,7 @@ runTransportSuite({
   name: 'WebSocketServer (Node) → WebSocketProducer in Chromium',
   setup: async ({ maxMessageBytes } = {}) => {
     const server = await WebSocketServer.listen({ maxMessageBytes, origins: [origin] });
-    const producer = new PageProducer(await open('producer', `ws://127.0.0.1:${server.port}/`, maxMessageBytes));
+    const producer = new PageProducer(await open('producer', `ws://127.0.0.1:${server.port}/`, { maxMessageBytes }));
     const consumer = await server.acceptConsumer();
     return {
       producer,
@@ -190,4 +194,26 @@ runTransportSuite({
   // message as it arrives (WebSocketStream, which has, is not used yet), so a
   // page that stops reading holds what the server sends.
   capabilities: { ...capabilities, backpressure: false, peerLoss: true, peerLossCodes: ['ERR_CONNECTION_LOST'] },
+});
+
+/** A page-side client created lazily: the suite's factories are synchronous, the bridge is not. */
+function lazily<T extends Producer | Consumer>(make: () => Promise<T>): T {
+  const ready = make();
+  return new Proxy({} as T, {
+    get: (_, key) =>
+      key === 'then'
+        ? undefined
+        : (...args: unknown[]) => ready.then((side) => (side as unknown as Record<PropertyKey, (...a: unknown[]) => unknown>)[key](...args)),
+  });
+}
+
+runClientLivenessCases('WebSocketProducer / WebSocketConsumer in Chromium', {
+  producer: (port, options) => lazily(async () => new PageProducer(await open('producer', `ws://127.0.0.1:${port}/`, options))),
+  consumer: (port, options) => lazily(async () => new PageConsumer(await open('consumer', `ws://127.0.0.1:${port}/`, options))),
+  server: async () => {
+    throw new Error('not used: the browser has no way to notice a silent peer');
+  },
+  fastLiveness: {},
+  // Browsers expose no WebSocket ping: a page notices a silent server only when the OS gives up on the TCP connection.
+  silentPeer: false,
 });
