@@ -1,5 +1,5 @@
 // What FlightProducer and FlightConsumer share: options, the channel, auth.
-import type { ConnectionOptions, SecureContextOptions } from 'node:tls';
+import type { PeerCertificate, SecureContextOptions } from 'node:tls';
 import { Client, type ChannelCredentials, type ChannelOptions, Metadata, connectivityState, credentials as grpcCredentials } from '@grpc/grpc-js';
 import { DEFAULT_CONNECT_TIMEOUT_MS, HarmonicsError } from '@harmonics/core';
 import {
@@ -48,7 +48,7 @@ export interface FlightClientTls extends SecureContextOptions {
   /** Refuse a server whose certificate does not verify. Default true. */
   rejectUnauthorized?: boolean;
   /** Further checks of the server's certificate, after the host name check. */
-  checkServerIdentity?: ConnectionOptions['checkServerIdentity'];
+  checkServerIdentity?: (hostname: string, cert: PeerCertificate) => Error | undefined;
 }
 
 /** Options of {@link FlightProducer} and {@link FlightConsumer} over the network. */

@@ -1,5 +1,5 @@
 // What both clients share: options, the channel, the per-call metadata.
-import type { ConnectionOptions, SecureContextOptions } from 'node:tls';
+import type { PeerCertificate, SecureContextOptions } from 'node:tls';
 import { Client, type ChannelCredentials, type ChannelOptions, Metadata, connectivityState, credentials as grpcCredentials } from '@grpc/grpc-js';
 import { DEFAULT_CONNECT_TIMEOUT_MS, type HarmonicsError } from '@harmonics/core';
 import { DEFAULT_KEEPALIVE_TIMEOUT_MS, checkPort, checkPositive, keepAliveOptions, maxMessageBytesOf, watchHandshake } from '@harmonics/internal';
@@ -46,7 +46,7 @@ export interface GrpcClientTls extends SecureContextOptions {
   /** Refuse a server whose certificate does not verify. Default true. */
   rejectUnauthorized?: boolean;
   /** Further checks of the server's certificate, after the host name check. */
-  checkServerIdentity?: ConnectionOptions['checkServerIdentity'];
+  checkServerIdentity?: (hostname: string, cert: PeerCertificate) => Error | undefined;
 }
 
 /** Options of {@link GrpcProducer} and {@link GrpcConsumer}. */
