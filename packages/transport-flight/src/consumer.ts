@@ -30,8 +30,9 @@ export interface FlightConsumerOptions extends FlightClientOptions {
    * Write DoPut messages straight to the HTTP/2 stream under grpc-js,
    * tensors as they are (no copy; `push()` then resolves once a large
    * tensor is written out). False sends them through grpc-js, which copies
-   * each into a new buffer. Default true; a call falls back by itself when
-   * grpc-js's internals are not what it expects.
+   * each into a new buffer. Default true (a fast path: off with `fastPaths:
+   * false`, or with compression or interceptors in `channelOptions`); a call
+   * falls back by itself when grpc-js's internals are not what it expects.
    */
   directWrites?: boolean;
 }
@@ -162,6 +163,8 @@ class NetworkConsumer implements ConsumerImpl {
   private flushScheduled = false;
   private established = false;
   private stopConnectWatch: (() => void) | undefined;
+  /** Calls not finished yet. */
+  private readonly live = new Set<PutCall>();
 
   constructor(host: string, port: number, options: FlightConsumerOptions) {
     checkPositive('batchRows', options.batchRows);
@@ -169,7 +172,7 @@ class NetworkConsumer implements ConsumerImpl {
     this.s = makeClient(host, port, options);
     this.batchRows = Math.floor(options.batchRows ?? 1);
     this.highWaterMark = options.highWaterMark ?? 8 * 1024 * 1024;
-    this.direct = options.directWrites !== false;
+    this.direct = options.directWrites !== false && this.s.fast;
   }
 
   push(t: Tensor, signal: AbortSignal | undefined): Promise<void> {
@@ -249,7 +252,7 @@ class NetworkConsumer implements ConsumerImpl {
 
   private message(layout: SendLayout, body: Uint8Array[], rows: number): Buffer | LazyFlightData {
     const bytes = rows * layout.rowBytes;
-    return flightData({ header: batchHeader(layout, rows), body, bodyLength: (bytes + 7) & ~7 });
+    return flightData({ header: batchHeader(layout, rows), body, bodyLength: (bytes + 7) & ~7 }, this.s.fast);
   }
 
   private write(c: PutCall, msg: Buffer | LazyFlightData): void {
@@ -332,7 +335,8 @@ class NetworkConsumer implements ConsumerImpl {
     // The channel connects with the first call: watch that it gets ready.
     this.stopConnectWatch ??= watchConnect(this.s, (err) => {
       this.failure ??= err;
-      this.call?.stream.cancel();
+      // The current call, or one close() is ending (no longer `this.call`): pushes through grpc-js resolve before it connects.
+      for (const live of this.live) live.stream.cancel();
       this.wakeRoom();
     });
     const md = await this.s.metadata();
@@ -356,7 +360,9 @@ class NetworkConsumer implements ConsumerImpl {
     });
     c.stream.on('data', noop); // PutResults: nothing we need
     c.stream.on('error', noop); // reported through 'status'
+    this.live.add(c);
     c.stream.on('status', (st: StatusObject) => {
+      this.live.delete(c);
       c.done = true;
       if (st.code !== Status.OK) c.error = withErrorCode(st);
       finish();

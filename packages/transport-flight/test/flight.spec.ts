@@ -173,6 +173,22 @@ describe('a server that accepts the connection and never answers', () => {
       hole.close();
     }
   });
+  it('a consumer without direct writes (its push() resolves before the channel is up) still rejects close() ERR_CONNECT, not hang', async () => {
+    const sockets: import('node:net').Socket[] = [];
+    const hole = createNetServer((s) => sockets.push(s));
+    await new Promise<void>((r) => hole.listen(0, '127.0.0.1', r));
+    const port = (hole.address() as { port: number }).port;
+    const consumer = new FlightConsumer('127.0.0.1', port, { connectTimeoutMs: 300, directWrites: false });
+    try {
+      const started = Date.now();
+      await consumer.push(tensor('float32', [2], [1, 2])); // through grpc-js: buffered until the channel is ready
+      const ce = await errorOf(consumer.close());
+      expect([ce?.code, Date.now() - started < 5000]).toEqual(['ERR_CONNECT', true]);
+    } finally {
+      for (const s of sockets) s.destroy();
+      hole.close();
+    }
+  });
 });
 
 describe('tensor ↔ Arrow', () => {
@@ -261,6 +277,32 @@ describe('TensorFlightServer', () => {
       expect(Array.from(before.subarray(8 - varint.length - 2))).toEqual([0xc2, 0x3e, ...varint]);
     });
   });
+
+  for (const how of ['fastPaths: false', 'HARMONICS_FAST_PATHS=0'] as const) {
+    it(`fast paths off (${how}): no direct write either way, HTTP/2's default window, large tensors bit-exact through grpc-js's public API`, async () => {
+      const off = how === 'fastPaths: false' ? { fastPaths: false } : {};
+      const saved = process.env.HARMONICS_FAST_PATHS;
+      if (how === 'HARMONICS_FAST_PATHS=0') process.env.HARMONICS_FAST_PATHS = '0';
+      try {
+        server = await TensorFlightServer.listen(off);
+        const session = h2connect(`http://127.0.0.1:${server.port}`);
+        const settings = await new Promise<{ initialWindowSize?: number }>((r) => session.once('remoteSettings', r));
+        session.destroy();
+        expect(settings.initialWindowSize).toBe(65535);
+        const before = { ...directWrites };
+        const sent = [sampleTensor('float32', [256, 1024], 7), sampleTensor('uint16', [70_000], 8)];
+        const consumer = new FlightConsumer('127.0.0.1', server.port!, off);
+        for (const t of sent) await consumer.push(t);
+        await consumer.close();
+        const got = await readAll(new FlightProducer('127.0.0.1', server.port!, off));
+        sent.forEach((t, i) => expectSameTensor(got[i], t));
+        expect([directWrites.client - before.client, directWrites.server - before.server]).toEqual([0, 0]);
+      } finally {
+        if (saved === undefined) delete process.env.HARMONICS_FAST_PATHS;
+        else process.env.HARMONICS_FAST_PATHS = saved;
+      }
+    });
+  }
 
   it('DoGet writes straight to HTTP/2 under grpc-js (the internals it relies on are there); directWrites: false goes through grpc-js; both bit-exact', async () => {
     const sent = [sampleTensor('float32', [256, 1024], 5), tensor('int8', [3], [1, -2, 3]), sampleTensor('uint16', [70_000], 6)];
