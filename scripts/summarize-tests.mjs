@@ -19,6 +19,7 @@ for (const group of ['packages', 'examples']) {
     // The pass over the sources, and (for packages that have one) the pass over the built dist.
     const passes = [['', '.jest-results.json', true]];
     if (pkg.scripts['test:dist']) passes.push([' (dist, CommonJS)', '.jest-results-dist.json', distRan]);
+    if (pkg.scripts['test:public-paths']) passes.push([' (dist, fast paths off)', '.jest-results-public.json', distRan]);
     for (const [label, file, required] of passes) {
       const resultsFile = join(group, dir, file);
       if (!existsSync(resultsFile)) {

@@ -1,7 +1,9 @@
 // Node-only building blocks (@harmonics/internal/node). They live here, not in
 // core's sources, because they import Node modules and core stays browser-safe.
+import type { Http2Server, Http2Session } from 'node:http2';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { debuglog } from 'node:util';
 import {
   type ConnectionOptions,
   type SecureContextOptions,
@@ -190,4 +192,83 @@ export function tlsChannelCredentials<C>(
     credentials: creds,
     channelOptions: servername === undefined ? {} : { 'grpc.ssl_target_name_override': servername, 'grpc.default_authority': servername },
   };
+}
+
+// ---- fast paths (DESIGN §11) -----------------------------------------------------
+
+const debug = debuglog('harmonics');
+const said = new Set<string>();
+
+/** Say `message` once per process on the `harmonics` debug channel (`NODE_DEBUG=harmonics`). */
+export function debugOnce(key: string, message: string): void {
+  if (said.has(key)) return;
+  said.add(key);
+  debug(message);
+}
+
+/**
+ * Whether the fast paths built on private internals of `ws` and `@grpc/grpc-js`
+ * may run: the `fastPaths` option when it is given, else unless the
+ * environment says `HARMONICS_FAST_PATHS=0` (or `false`, `off`). Off, every
+ * transport uses its dependencies' public APIs only.
+ */
+export function fastPathsOn(option: boolean | undefined): boolean {
+  if (option !== undefined) return option;
+  const env = process.env.HARMONICS_FAST_PATHS?.trim().toLowerCase();
+  return env !== '0' && env !== 'false' && env !== 'off';
+}
+
+// grpc-js has no server option for HTTP/2 flow-control windows (clients have
+// 'grpc-node.flow_control_window'). Without one, each stream is throttled by
+// the 64 KiB default. With fast paths on, Node's http2 settings are set
+// through the server's http2 options and sessions (private fields of
+// grpc-js); where they are missing the server works with default windows and
+// says so once on the debug channel.
+interface GrpcServerInternals {
+  commonServerOptions?: { settings?: Record<string, unknown> };
+  http2Servers?: Map<Http2Server, unknown>;
+}
+
+/** Before the server makes its HTTP/2 servers: advertise `window` in their settings. */
+export function setServerWindow(server: object, window: number, fast: boolean): void {
+  if (!fast) return;
+  const internals = server as GrpcServerInternals;
+  if (internals.commonServerOptions === undefined) {
+    debugOnce('window', 'this grpc-js has no commonServerOptions: servers keep HTTP/2 default 64 KiB windows');
+    return;
+  }
+  internals.commonServerOptions.settings = { ...internals.commonServerOptions.settings, initialWindowSize: window };
+}
+
+/** After: open each new session's connection window to `window` too. */
+export function applyWindowToSessions(server: object, window: number, fast: boolean): void {
+  if (!fast) return;
+  const servers = (server as GrpcServerInternals).http2Servers;
+  if (servers === undefined) {
+    debugOnce('sessions', 'this grpc-js has no http2Servers: server connection windows stay at the HTTP/2 default');
+    return;
+  }
+  for (const h2 of servers.keys()) {
+    h2.on('session', (session: Http2Session) => {
+      try {
+        session.setLocalWindowSize(window);
+      } catch {
+        // a session that closed already
+      }
+    });
+  }
+}
+
+/**
+ * Whether grpc-js channel or server options leave messages alone, so that a
+ * message object that only pretends to be a Buffer (length, copy) reaches
+ * the frame as it is: no compression, no interceptors.
+ */
+export function plainMessages(options: Record<string, unknown> | undefined): boolean {
+  if (options === undefined) return true;
+  const compression = options['grpc.default_compression_algorithm'];
+  if (compression !== undefined && compression !== 0) return false;
+  const interceptors = options.interceptors as unknown[] | undefined;
+  const providers = options.interceptor_providers as unknown[] | undefined;
+  return (interceptors === undefined || interceptors.length === 0) && (providers === undefined || providers.length === 0);
 }

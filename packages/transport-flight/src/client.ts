@@ -11,7 +11,7 @@ import {
   maxMessageBytesOf,
   watchHandshake,
 } from '@harmonics/internal';
-import { tlsChannelCredentials } from '@harmonics/internal/node';
+import { fastPathsOn, plainMessages, tlsChannelCredentials } from '@harmonics/internal/node';
 import { callError } from './errors.js';
 import { decodeBytesField, decodeUtf8 } from './proto.js';
 import { methodPath } from './service.js';
@@ -101,6 +101,14 @@ export interface FlightClientOptions {
   connectTimeoutMs?: number;
   /** Further grpc-js channel options, passed through. */
   channelOptions?: ChannelOptions;
+  /**
+   * Allow the fast paths on grpc-js internals: a DoPut writing straight to the
+   * HTTP/2 stream (`directWrites`), large bodies handed to grpc-js as objects
+   * it copies into its frame. They run only without compression and
+   * interceptors in `channelOptions`. Default true, or false when the
+   * environment says `HARMONICS_FAST_PATHS=0`.
+   */
+  fastPaths?: boolean;
 }
 
 export interface ClientSettings {
@@ -109,6 +117,8 @@ export interface ClientSettings {
   stream: string;
   maxMessageBytes: number;
   connectTimeoutMs: number;
+  /** Fast paths on and plain messages: direct writes and LazyFlightData may run. */
+  fast: boolean;
   /** The metadata of a call: the caller's pairs and the bearer token (after the handshake, if any). */
   metadata(): Promise<Metadata>;
 }
@@ -143,6 +153,7 @@ export function makeClient(host: string, port: number, options: FlightClientOpti
   checkPositive('connectTimeoutMs', options.connectTimeoutMs);
   const stream = checkStream(options.stream);
   const target = formatTarget(host, port);
+  const fast = fastPathsOn(options.fastPaths) && plainMessages(options.channelOptions);
   const channelOptions: ChannelOptions = {
     // Flight messages add a few hundred bytes of framing to the tensors.
     'grpc.max_receive_message_length': maxMessageBytes + 64 * 1024,
@@ -154,10 +165,10 @@ export function makeClient(host: string, port: number, options: FlightClientOpti
     // messages both ways over one Node http2 connection with large windows
     // can stall (found in transport-grpc).
     'grpc.use_local_subchannel_pool': 1,
-    // No transparent retries: a DoPut writes its messages to HTTP/2 itself
-    // (direct.ts), which grpc-js could not replay on a retried attempt. A
-    // refused stream fails the call instead, as any broken call does.
-    'grpc.enable_retries': 0,
+    // No transparent retries where a DoPut may write its messages to HTTP/2
+    // itself (direct.ts): grpc-js could not replay them on a retried attempt.
+    // A refused stream fails the call instead, as any broken call does.
+    ...(fast ? { 'grpc.enable_retries': 0 } : {}),
     ...options.channelOptions,
   };
   let creds = options.credentials;
@@ -183,6 +194,7 @@ export function makeClient(host: string, port: number, options: FlightClientOpti
     stream,
     maxMessageBytes,
     connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    fast,
     async metadata() {
       const md = new Metadata();
       for (const [k, v] of Object.entries(options.metadata ?? {})) md.set(k, v);

@@ -154,9 +154,12 @@ export class LazyFlightData {
   }
 }
 
-/** One FlightData as a Buffer (small messages), or a {@link LazyFlightData} (large bodies). */
-export function flightData(parts: FlightDataParts): Buffer | LazyFlightData {
-  if (parts.bodyLength >= LAZY_THRESHOLD) return new LazyFlightData(parts);
+/**
+ * One FlightData as a Buffer, or with `lazy` (fast paths on, plain messages)
+ * a {@link LazyFlightData} for large bodies. Default `lazy`: false.
+ */
+export function flightData(parts: FlightDataParts, lazy = false): Buffer | LazyFlightData {
+  if (lazy && parts.bodyLength >= LAZY_THRESHOLD) return new LazyFlightData(parts);
   const { prefix, pad } = prefixLayout(parts);
   const out = Buffer.allocUnsafe(prefix + parts.bodyLength);
   writeBody(parts, out, writePrefix(parts, pad, out, 0));

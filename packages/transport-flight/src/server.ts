@@ -1,5 +1,4 @@
 import type { TlsOptions } from 'node:tls';
-import type { Http2Server, Http2Session } from 'node:http2';
 import {
   Metadata,
   Server,
@@ -32,7 +31,7 @@ import {
   serverLimitOptions,
   tooLargeError,
 } from '@harmonics/internal';
-import { Http2Listener } from '@harmonics/internal/node';
+import { Http2Listener, applyWindowToSessions, fastPathsOn, plainMessages, setServerWindow } from '@harmonics/internal/node';
 import { BatchDecoder, batchHeader, receiveLayout } from './arrow.js';
 import { DEFAULT_FLOW_CONTROL_WINDOW, DEFAULT_SERVER_KEEPALIVE_MS, DEFAULT_STREAM, END_ACTION, WRITER_KEY } from './client.js';
 import { CONTINUES_KEY, SHUTTING_DOWN, statusMetadata } from './errors.js';
@@ -143,10 +142,19 @@ export interface TensorFlightListenOptions extends TensorFlightServerOptions {
   /**
    * DoGet writes its messages straight to the HTTP/2 stream under grpc-js,
    * tensors as they are (no copy). False sends them through grpc-js, which
-   * copies each into a new buffer. Default true; it falls back by itself
-   * when the call is not the plain one it expects (e.g. with interceptors).
+   * copies each into a new buffer. Default true (a fast path: off with
+   * `fastPaths: false`); it falls back by itself when the call is not the
+   * plain one it expects (e.g. with interceptors).
    */
   directWrites?: boolean;
+  /**
+   * Allow the fast paths on grpc-js internals: direct writes, the HTTP/2
+   * window set through grpc-js's private fields, and large bodies handed to
+   * grpc-js as objects it copies into its frame (only without compression
+   * and interceptors in `serverOptions`). Default true, or false when the
+   * environment says `HARMONICS_FAST_PATHS=0`.
+   */
+  fastPaths?: boolean;
   /**
    * Ping each client after this many ms of quiet and drop its connection when
    * the ping goes unanswered for `keepAliveTimeoutMs`: the calls of a client
@@ -229,6 +237,8 @@ export class TensorFlightServer implements ListeningServer {
   private readonly streams = new Map<string, TensorStream>();
   private readonly calls = new Set<ActiveCall>();
   private grpc: Server | undefined;
+  /** Fast paths on and plain messages: large bodies as LazyFlightData, DoGet writing straight to HTTP/2. */
+  private fast = false;
   private closing: Promise<void> | undefined;
   private closed = false;
   readonly capacity: number;
@@ -280,7 +290,7 @@ export class TensorFlightServer implements ListeningServer {
       ...serverLimitOptions(options.idleTimeoutMs, options.maxConcurrentCalls),
       ...options.serverOptions,
     });
-    setServerWindow(grpc, window);
+    setServerWindow(grpc, window, fastPathsOn(options.fastPaths));
     // With `tls` (and no grpc-js credentials) the listener terminates TLS with Node's options.
     const ownTls = options.credentials === undefined ? options.tls : undefined;
     const injector = grpc.createConnectionInjector(options.credentials ?? Credentials.createInsecure());
@@ -292,9 +302,10 @@ export class TensorFlightServer implements ListeningServer {
       tls: ownTls,
     });
     server.grpc = grpc;
+    server.fast = fastPathsOn(options.fastPaths) && plainMessages(options.serverOptions);
     server.listening = { port: listener.port, host, listener };
     grpc.addService(flightService(), server.handlers(options));
-    applyWindowToSessions(grpc, window);
+    applyWindowToSessions(grpc, window, fastPathsOn(options.fastPaths));
     return server;
   }
 
@@ -720,7 +731,7 @@ export class TensorFlightServer implements ListeningServer {
     const write = (msg: Buffer | LazyFlightData): void => {
       pending += msg.length;
       sizes.push(msg.length);
-      if (direct === null) direct = options.directWrites === false ? undefined : serverStreamOf(call);
+      if (direct === null) direct = options.directWrites === false || !this.fast ? undefined : serverStreamOf(call);
       if (direct === undefined) {
         call.write(msg as Buffer, flushed);
         return;
@@ -764,7 +775,7 @@ export class TensorFlightServer implements ListeningServer {
           // The stream owns its tensors (remote ones are views of received
           // messages, local ones are the caller's by contract), so they are
           // written as they are, whenever HTTP/2 takes them: no copy of ours.
-          write(flightData({ header: batchHeader(layout, rows), body: parts, bodyLength: (bytes + 7) & ~7 }));
+          write(flightData({ header: batchHeader(layout, rows), body: parts, bodyLength: (bytes + 7) & ~7 }, this.fast));
           continue;
         }
         if (s.state === 'ended') {
@@ -866,35 +877,4 @@ function toStatus(err: unknown): StatusError & { metadata?: Metadata } {
     };
   }
   return { code: Status.INTERNAL, details: String(err) };
-}
-
-// grpc-js has no server option for HTTP/2 flow-control windows (clients have
-// 'grpc-node.flow_control_window'). Without one, each DoPut stream is
-// throttled by the 64 KiB default. We set Node's http2 settings through the
-// server's internals; if a future grpc-js moves them, the server still works,
-// only with default windows (a unit test that reads the advertised window
-// then fails). transport-grpc does the same; neither depends on the other.
-interface GrpcServerInternals {
-  commonServerOptions?: { settings?: Record<string, unknown> };
-  http2Servers?: Map<Http2Server, unknown>;
-}
-
-function setServerWindow(server: Server, window: number): void {
-  const internals = server as unknown as GrpcServerInternals;
-  if (internals.commonServerOptions !== undefined) {
-    internals.commonServerOptions.settings = { ...internals.commonServerOptions.settings, initialWindowSize: window };
-  }
-}
-
-function applyWindowToSessions(server: Server, window: number): void {
-  const internals = server as unknown as GrpcServerInternals;
-  for (const h2 of internals.http2Servers?.keys() ?? []) {
-    h2.on('session', (session: Http2Session) => {
-      try {
-        session.setLocalWindowSize(window);
-      } catch {
-        // a session that closed already
-      }
-    });
-  }
 }

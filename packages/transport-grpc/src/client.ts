@@ -3,7 +3,7 @@ import type { PeerCertificate, SecureContextOptions } from 'node:tls';
 import { Client, type ChannelCredentials, type ChannelOptions, Metadata, connectivityState, credentials as grpcCredentials } from '@grpc/grpc-js';
 import { DEFAULT_CONNECT_TIMEOUT_MS, type HarmonicsError } from '@harmonics/core';
 import { DEFAULT_KEEPALIVE_TIMEOUT_MS, checkPort, checkPositive, keepAliveOptions, maxMessageBytesOf, watchHandshake } from '@harmonics/internal';
-import { tlsChannelCredentials } from '@harmonics/internal/node';
+import { fastPathsOn, plainMessages, tlsChannelCredentials } from '@harmonics/internal/node';
 import { TENSOR_DATA_OVERHEAD } from './proto.js';
 
 /** Metadata every call of the TensorService carries (the C++ library's handshake). */
@@ -92,6 +92,13 @@ export interface GrpcClientOptions {
   flowControlWindow?: number;
   /** Further grpc-js channel options, passed through. */
   channelOptions?: ChannelOptions;
+  /**
+   * Allow the fast path on grpc-js internals: large tensors handed to grpc-js
+   * as objects it copies into its frame, without an intermediate Buffer. It
+   * runs only without compression and interceptors in `channelOptions`.
+   * Default true, or false when the environment says `HARMONICS_FAST_PATHS=0`.
+   */
+  fastPaths?: boolean;
 }
 
 export interface ClientSettings {
@@ -101,6 +108,8 @@ export interface ClientSettings {
   timeoutMs: number | undefined;
   connectTimeoutMs: number;
   metadata: MetadataOption | undefined;
+  /** Large tensors go to grpc-js as LazyTensorData (fast paths on, plain messages). */
+  lazyMessages: boolean;
 }
 
 /** `host:port` with IPv6 hosts in brackets. */
@@ -141,6 +150,7 @@ export function makeClient(host: string, port: number, options: GrpcClientOption
     timeoutMs: options.timeoutMs,
     connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     metadata: options.metadata,
+    lazyMessages: fastPathsOn(options.fastPaths) && plainMessages(channelOptions),
   };
 }
 

@@ -167,7 +167,7 @@ export class GrpcConsumer extends BaseConsumer {
       const bytes = encodedByteLength(t);
       if (bytes > this.s.maxMessageBytes) throw tooLargeError('tensor record', bytes, this.s.maxMessageBytes);
       // The one copy: now for small tensors, into grpc-js's frame for large ones.
-      msg = tensorMessage(t);
+      msg = tensorMessage(t, this.s.lazyMessages);
     } catch (err) {
       return Promise.reject(err);
     }

@@ -73,12 +73,13 @@ export function encodeTensorData(t: Tensor): Buffer {
 }
 
 /**
- * The message for `t`: a {@link LazyTensorData} for tensors of 64 KiB and
- * more (grpc-js copies them straight into its frame), else one Buffer.
+ * The message for `t`: with `lazy` (fast paths on, plain messages) a
+ * {@link LazyTensorData} for tensors of 64 KiB and more (grpc-js copies them
+ * straight into its frame), else one Buffer.
  * @throws HarmonicsError the errors of `encodeTensor`.
  */
-export function tensorMessage(t: Tensor): Buffer | LazyTensorData {
-  return t.data.byteLength >= 64 * 1024 ? new LazyTensorData(t) : encodeTensorData(t);
+export function tensorMessage(t: Tensor, lazy: boolean): Buffer | LazyTensorData {
+  return lazy && t.data.byteLength >= 64 * 1024 ? new LazyTensorData(t) : encodeTensorData(t);
 }
 
 /**

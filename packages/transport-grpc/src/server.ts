@@ -1,5 +1,4 @@
 import type { TlsOptions } from 'node:tls';
-import type { Http2Server, Http2Session } from 'node:http2';
 import {
   Metadata,
   Server,
@@ -22,7 +21,7 @@ import {
   encodedByteLength,
 } from '@harmonics/core';
 import { abortError, checkPositive, closedError, keepAliveOptions, maxMessageBytesOf, serverLimitOptions, tooLargeError } from '@harmonics/internal';
-import { Http2Listener } from '@harmonics/internal/node';
+import { Http2Listener, applyWindowToSessions, fastPathsOn, plainMessages, setServerWindow } from '@harmonics/internal/node';
 import { Broker } from './broker.js';
 import { DEFAULT_FLOW_CONTROL_WINDOW, DEFAULT_SERVER_KEEPALIVE_MS, MAGIC_KEY, MAGIC_VALUE, POP_PATH, PUSH_PATH } from './client.js';
 import { BAD_HANDSHAKE, ERROR_CODE_KEY, SHUTTING_DOWN } from './errors.js';
@@ -97,10 +96,18 @@ export interface GrpcServerOptions {
    * ends it.
    */
   endWithLastWriter?: boolean;
-  /** HTTP/2 flow-control window in bytes, per stream and per connection. Default 16 MiB. */
+  /** HTTP/2 flow-control window in bytes, per stream and per connection. Default 16 MiB (a fast path: with fast paths off, HTTP/2's 64 KiB). */
   flowControlWindow?: number;
   /** Further grpc-js server options, passed through. */
   serverOptions?: ServerOptions;
+  /**
+   * Allow the fast paths on grpc-js internals: the HTTP/2 window set through
+   * grpc-js's private fields, and large tensors handed to grpc-js as objects
+   * it copies into its frame (only without compression and interceptors in
+   * `serverOptions`). Default true, or false when the environment says
+   * `HARMONICS_FAST_PATHS=0`.
+   */
+  fastPaths?: boolean;
 }
 
 /** Options of {@link GrpcServer.close}. */
@@ -143,6 +150,8 @@ export class GrpcServer implements ListeningServer {
     host: string,
     maxMessageBytes: number,
     broker: Broker,
+    /** Large tensors go to grpc-js as LazyTensorData (fast paths on, plain messages). */
+    private readonly lazyMessages: boolean,
   ) {
     this.host = host;
     this.port = listener.port;
@@ -164,7 +173,8 @@ export class GrpcServer implements ListeningServer {
       ...serverLimitOptions(options.idleTimeoutMs, options.maxConcurrentCalls),
       ...options.serverOptions,
     });
-    setServerWindow(grpcServer, window);
+    const fast = fastPathsOn(options.fastPaths);
+    setServerWindow(grpcServer, window, fast);
     const broker = new Broker(options.capacity ?? 1024, options.maxQueuedBytes ?? 64 * 1024 * 1024, options.endWithLastWriter ?? true);
     // With `tls` (and no grpc-js credentials) the listener terminates TLS with Node's options.
     const ownTls = options.credentials === undefined ? options.tls : undefined;
@@ -176,13 +186,13 @@ export class GrpcServer implements ListeningServer {
       handshakeTimeoutMs: options.handshakeTimeoutMs,
       tls: ownTls,
     });
-    const server = new GrpcServer(grpcServer, listener, host, maxMessageBytes, broker);
+    const server = new GrpcServer(grpcServer, listener, host, maxMessageBytes, broker, fast && plainMessages(options.serverOptions));
     grpcServer.addService(server.service(), {
       PushTensor: (call: ServerReadableStream<Deserialized, unknown>, callback: sendUnaryData<unknown>) =>
         server.onPush(call, callback, options.authorize),
       PopTensor: (call: ServerWritableStream<unknown, Buffer>) => server.onPop(call, options.authorize),
     });
-    applyWindowToSessions(grpcServer, window);
+    applyWindowToSessions(grpcServer, window, fast);
     return server;
   }
 
@@ -356,7 +366,7 @@ export class GrpcServer implements ListeningServer {
           // whenever it sends: no copy of ours for large tensors.
           let msg: Buffer | LazyTensorData;
           try {
-            msg = tensorMessage(t);
+            msg = tensorMessage(t, this.lazyMessages);
           } catch (err) {
             // A tensor pushed locally that cannot be encoded: skip it, loudly.
             process.emitWarning(`GrpcServer: dropped a tensor that cannot be sent: ${String(err)}`);
@@ -596,35 +606,4 @@ export class GrpcServerConsumer extends BaseConsumer {
 function deadlineMs(d: Date | number): number {
   const ms = d instanceof Date ? d.getTime() : d;
   return Number.isFinite(ms) ? ms : Infinity;
-}
-
-// grpc-js has no server option for HTTP/2 flow-control windows (clients have
-// 'grpc-node.flow_control_window'). Without one, each PushTensor stream is
-// throttled by the 64 KiB default. We set Node's http2 settings through the
-// server's http2 options and sessions; if a future grpc-js moves these
-// internals, the server still works, only with default windows (the unit
-// test that reads the advertised window then fails).
-interface GrpcServerInternals {
-  commonServerOptions?: { settings?: Record<string, unknown> };
-  http2Servers?: Map<Http2Server, unknown>;
-}
-
-function setServerWindow(server: Server, window: number): void {
-  const internals = server as unknown as GrpcServerInternals;
-  if (internals.commonServerOptions !== undefined) {
-    internals.commonServerOptions.settings = { ...internals.commonServerOptions.settings, initialWindowSize: window };
-  }
-}
-
-function applyWindowToSessions(server: Server, window: number): void {
-  const internals = server as unknown as GrpcServerInternals;
-  for (const h2 of internals.http2Servers?.keys() ?? []) {
-    h2.on('session', (session: Http2Session) => {
-      try {
-        session.setLocalWindowSize(window);
-      } catch {
-        // a session that closed already
-      }
-    });
-  }
 }

@@ -221,6 +221,32 @@ describe('limits and windows', () => {
     }
   });
 
+  for (const how of ['fastPaths: false', 'HARMONICS_FAST_PATHS=0'] as const) {
+    it(`fast paths off (${how}): the server keeps HTTP/2's default window, and large tensors round-trip bit-exact through grpc-js's public API`, async () => {
+      const off = how === 'fastPaths: false' ? { fastPaths: false } : {};
+      const saved = process.env.HARMONICS_FAST_PATHS;
+      if (how === 'HARMONICS_FAST_PATHS=0') process.env.HARMONICS_FAST_PATHS = '0';
+      const server = await GrpcServer.listen({ ...off, endWithLastWriter: false });
+      const session = h2connect(`http://127.0.0.1:${server.port}`);
+      const consumer = new GrpcConsumer('127.0.0.1', server.port, off);
+      const producer = new GrpcProducer('127.0.0.1', server.port, off);
+      try {
+        const settings = await new Promise<{ initialWindowSize?: number }>((r) => session.once('remoteSettings', r));
+        expect(settings.initialWindowSize).toBe(65535);
+        const sent = [sampleTensor('float32', [512, 1024], 3), sampleTensor('int8', [100], 4)];
+        for (const t of sent) await consumer.push(t);
+        for (const t of sent) expectSameTensor(await producer.next(), t);
+      } finally {
+        session.destroy();
+        await consumer.close();
+        await producer.close();
+        await server.close({ timeoutMs: 0 });
+        if (saved === undefined) delete process.env.HARMONICS_FAST_PATHS;
+        else process.env.HARMONICS_FAST_PATHS = saved;
+      }
+    });
+  }
+
   it('the server advertises a 16 MiB HTTP/2 window instead of 64 KiB', async () => {
     const server = await GrpcServer.listen();
     const session = h2connect(`http://127.0.0.1:${server.port}`);

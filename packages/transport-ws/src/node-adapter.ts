@@ -88,7 +88,14 @@ export interface KeepAlive {
 const EARLY_MAX_MESSAGES = 16;
 const EARLY_MAX_BYTES = 1024 * 1024;
 
-export function nodeSocketAdapter(ws: WebSocket, where: string, keepAlive: KeepAlive = DEFAULT_KEEPALIVE): SocketAdapter {
+/**
+ * The SocketAdapter over a Node `ws` WebSocket. With `fast` (fast paths on,
+ * DESIGN §11) it works partly under `ws`'s public API: small messages framed
+ * and written to its socket, cut from the socket's chunks in front of its
+ * parser, corked writes, the socket's drain. Without, it uses the public API
+ * only.
+ */
+export function nodeSocketAdapter(ws: WebSocket, where: string, keepAlive: KeepAlive = DEFAULT_KEEPALIVE, fast = true): SocketAdapter {
   // Binary messages arrive as their frames' payloads: a record sent as header + data frames is decoded without joining them.
   ws.binaryType = 'fragments';
   let lastError: (Error & { code?: string }) | undefined;
@@ -99,6 +106,7 @@ export function nodeSocketAdapter(ws: WebSocket, where: string, keepAlive: KeepA
   };
   // Batch the frames of one tick into one write: cork now, uncork on the next tick.
   const cork = (): void => {
+    if (!fast) return;
     const socket = (ws as unknown as { _socket?: Socket })._socket;
     if (!corked && socket) {
       corked = true;
@@ -154,6 +162,11 @@ export function nodeSocketAdapter(ws: WebSocket, where: string, keepAlive: KeepA
     carveUsed = (carveUsed + n + 7) & ~7;
     return out;
   };
+  // Without fast paths, backpressure waits on ws.send()'s callbacks instead of the socket's 'drain'.
+  const drainListeners: (() => void)[] = [];
+  const written = (): void => {
+    for (const fn of drainListeners) fn();
+  };
   let wasOpen = ws.readyState === WebSocket.OPEN;
   ws.on('error', (err) => (lastError = err));
   // Keepalive: any frame from the peer (messages, pings, pongs) or bytes it took off our socket
@@ -173,13 +186,21 @@ export function nodeSocketAdapter(ws: WebSocket, where: string, keepAlive: KeepA
     lastHeard = Date.now();
     keepAliveTimer = setInterval(
       () => {
-        const socket = internals._socket;
-        if (ws.readyState !== WebSocket.OPEN || socket === undefined) return;
-        // A backlog of ours that the peer's TCP keeps draining means a live, if slow, reader.
-        const nowFlushed = socket.bytesWritten - socket.writableLength;
-        if (backlog > 0 && nowFlushed > flushed) heard();
-        backlog = socket.writableLength;
-        flushed = nowFlushed;
+        if (ws.readyState !== WebSocket.OPEN) return;
+        if (fast) {
+          const socket = internals._socket;
+          if (socket === undefined) return;
+          // A backlog of ours that the peer's TCP keeps draining means a live, if slow, reader.
+          const nowFlushed = socket.bytesWritten - socket.writableLength;
+          if (backlog > 0 && nowFlushed > flushed) heard();
+          backlog = socket.writableLength;
+          flushed = nowFlushed;
+        } else {
+          // The same through the public API: the backlog shrank since the last look.
+          const now = ws.bufferedAmount;
+          if (backlog > 0 && now < backlog) heard();
+          backlog = now;
+        }
         if (pausedByUs) return heard(); // we are not reading: its pongs wait unread; not its fault
         const silent = Date.now() - lastHeard;
         if (silent >= keepAlive.idleTimeoutMs) {
@@ -229,13 +250,13 @@ export function nodeSocketAdapter(ws: WebSocket, where: string, keepAlive: KeepA
   });
   // Small whole binary messages are cut from the socket's chunks around ws's parser; those
   // views are ours (nothing else reads the chunk), so they are passed as owned.
-  const fast = (payload: Uint8Array): void => received(payload, true);
+  const owned = (payload: Uint8Array): void => received(payload, true);
   if (wasOpen) {
-    receiveFast(ws, fast);
+    if (fast) receiveFast(ws, owned);
     startKeepAlive();
   } else
     ws.once('open', () => {
-      receiveFast(ws, fast);
+      if (fast) receiveFast(ws, owned);
       startKeepAlive();
     });
   let onClose: ((code: number, reason: string, error?: HarmonicsError) => void) | undefined;
@@ -291,7 +312,7 @@ export function nodeSocketAdapter(ws: WebSocket, where: string, keepAlive: KeepA
     alloc,
     sendTensor(t, n) {
       const server = internals._isServer;
-      if (typeof server !== 'boolean' || n > OWN_FRAMING_MAX || ws.readyState !== WebSocket.OPEN || !senderIdle()) return false;
+      if (!fast || typeof server !== 'boolean' || n > OWN_FRAMING_MAX || ws.readyState !== WebSocket.OPEN || !senderIdle()) return false;
       const key = server ? 0 : 4;
       const h = (n < 126 ? 2 : 4) + key;
       if (block === undefined || blockEnd + h + n > block.buf.length) {
@@ -329,14 +350,17 @@ export function nodeSocketAdapter(ws: WebSocket, where: string, keepAlive: KeepA
     send(data, done) {
       flush();
       cork();
-      ws.send(data, SEND_OPTIONS);
+      ws.send(data, SEND_OPTIONS, fast ? undefined : written);
       done();
     },
     sendParts(header, data, done) {
       flush();
       cork();
       ws.send(header, FIRST_FRAME);
-      ws.send(data, LAST_FRAME, done);
+      ws.send(data, LAST_FRAME, (err) => {
+        if (!fast) written();
+        done(err);
+      });
     },
     bufferedAmount: () => ws.bufferedAmount,
     close: (code, reason) => {
@@ -354,6 +378,10 @@ export function nodeSocketAdapter(ws: WebSocket, where: string, keepAlive: KeepA
       ws.resume();
     },
     onDrain(fn) {
+      if (!fast) {
+        drainListeners.push(fn); // called as sends complete: bufferedAmount dropped then
+        return;
+      }
       // bufferedAmount counts the socket's buffer: its 'drain' is when it dropped.
       const socket = (ws as unknown as { _socket?: Socket })._socket;
       if (socket) socket.on('drain', fn);

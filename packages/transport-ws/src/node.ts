@@ -1,4 +1,5 @@
 import type { ClientRequestArgs } from 'node:http';
+import type { ConnectionOptions } from 'node:tls';
 import WebSocket from 'ws';
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
@@ -12,26 +13,35 @@ import { keepAliveOf, nodeSocketAdapter } from './node-adapter.js';
 import { splitArgs, targetUrl } from './target.js';
 import { type Consumer, HarmonicsError, type Producer, type Target, type Transport } from '@harmonics/core';
 import { DeferredConsumer, DeferredProducer } from '@harmonics/internal';
+import { fastPathsOn } from '@harmonics/internal/node';
 import { WebSocketServer, type WebSocketServerOptions } from './server.js';
 import { wsTransportFor } from './url-transport.js';
 
 /** Client options in Node (on top of the shared ones). */
 export interface NodeClientOptions extends WebSocketChannelOptions {
-  /** TLS for `wss://`, as Node's `tls` takes it. */
-  tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer; servername?: string; rejectUnauthorized?: boolean };
+  /** TLS for `wss://`: Node's `tls.connect` options, passed through. */
+  tls?: ConnectionOptions;
   /** Extra HTTP headers of the upgrade request (auth tokens). */
   headers?: Record<string, string>;
+  /**
+   * Allow the fast paths on `ws` internals: small messages framed and written
+   * to the socket by us, and cut from the socket's chunks in front of `ws`'s
+   * parser; corked writes; the socket's own drain. Default true, or false
+   * when the environment says `HARMONICS_FAST_PATHS=0`.
+   */
+  fastPaths?: boolean;
 }
 
 function open(url: string, options: NodeClientOptions): WebSocket {
   const tls = options.tls ?? {};
-  const init: WebSocket.ClientOptions & ClientRequestArgs = {
+  // ws hands these to https.request, hence to tls.connect (its typings name an old checkServerIdentity of its own).
+  const init = {
     maxPayload: options.maxMessageBytes ?? 256 * 1024 * 1024,
     perMessageDeflate: false,
     headers: options.headers,
     handshakeTimeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, // covers the TCP/TLS connection and the upgrade
     ...tls,
-  };
+  } as WebSocket.ClientOptions & ClientRequestArgs;
   return new WebSocket(url, init);
 }
 
@@ -46,7 +56,7 @@ export class WebSocketProducer extends WebSocketChannelProducer {
   constructor(a: string, b?: number | NodeClientOptions, c?: string | NodeClientOptions, d?: NodeClientOptions) {
     const { port, path, options } = splitArgs(a, b, c, d);
     const url = targetUrl(a, port, path, options.tls !== undefined);
-    super(nodeSocketAdapter(open(url, options), url, keepAliveOf(options)), options);
+    super(nodeSocketAdapter(open(url, options), url, keepAliveOf(options), fastPathsOn(options.fastPaths)), options);
     this.url = url;
   }
 }
@@ -67,7 +77,7 @@ export class WebSocketConsumer extends WebSocketChannelConsumer {
   ) {
     const { port, path, options } = splitArgs(a, b, c, d);
     const url = targetUrl(a, port, path, options.tls !== undefined);
-    super(nodeSocketAdapter(open(url, options), url, keepAliveOf(options)), options);
+    super(nodeSocketAdapter(open(url, options), url, keepAliveOf(options), fastPathsOn(options.fastPaths)), options);
     this.url = url;
   }
 }

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { TlsOptions } from 'node:tls';
 import { type AbortOptions, DEFAULT_MAX_MESSAGE_BYTES, HarmonicsError, type ListeningServer, type ServerCloseOptions } from '@harmonics/core';
 import { AcceptQueue, checkPositive } from '@harmonics/internal';
+import { fastPathsOn } from '@harmonics/internal/node';
 import WebSocket, { WebSocketServer as WsServer } from 'ws';
 import {
   type SocketAdapter,
@@ -36,6 +37,11 @@ export interface WebSocketServerOptions {
    * function opens it further; others get HTTP 403.
    */
   origins?: readonly string[] | ((origin: string, req: IncomingMessage) => boolean);
+  /**
+   * Allow the fast paths on `ws` internals (see the clients' `fastPaths`).
+   * Default true, or false when the environment says `HARMONICS_FAST_PATHS=0`.
+   */
+  fastPaths?: boolean;
   /** Decide on each upgrade (tokens, more checks) after the `origins` check; false answers HTTP 403. */
   verifyClient?: (info: { origin: string | undefined; secure: boolean; req: IncomingMessage }) => boolean | Promise<boolean>;
   /** Largest message accepted (a larger one closes the connection with 1009). Default 256 MiB. */
@@ -224,7 +230,7 @@ export class WebSocketServer implements AsyncIterable<IncomingWebSocket>, Listen
     const c = new IncomingWebSocket(
       ws,
       req,
-      nodeSocketAdapter(ws, where, keepAliveOf(this.options)),
+      nodeSocketAdapter(ws, where, keepAliveOf(this.options), fastPathsOn(this.options.fastPaths)),
       this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     );
     const outcome = this.queue.offer(c);

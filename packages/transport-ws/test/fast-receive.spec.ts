@@ -451,3 +451,38 @@ describe('frame headers as sent', () => {
     }
   });
 });
+
+describe('fast paths off (DESIGN §11)', () => {
+  for (const how of ['the fastPaths option', 'HARMONICS_FAST_PATHS=0'] as const) {
+    it(`with ${how}, no message takes a fast path, both ways, and every tensor arrives bit-exact and in order`, async () => {
+      const off = how === 'the fastPaths option' ? { fastPaths: false } : {};
+      const saved = process.env.HARMONICS_FAST_PATHS;
+      if (how === 'HARMONICS_FAST_PATHS=0') process.env.HARMONICS_FAST_PATHS = '0';
+      try {
+        const server = await WebSocketServer.listen(off);
+        const up = new WebSocketConsumer(`ws://127.0.0.1:${server.port}/up`, off);
+        const fromClient = await server.acceptProducer();
+        const down = new WebSocketProducer(`ws://127.0.0.1:${server.port}/down`, off);
+        const toClient = await server.acceptConsumer();
+        try {
+          const want = [...Array.from({ length: 300 }, (_, i) => tensor('int32', [3], [i, -i, 7])), tensor('float64', [64 * 1024])];
+          const received = { ...fastReceived };
+          const framed = { ...framedHere };
+          for (const t of want) await Promise.all([up.push(t), toClient.push(t)]);
+          for (const t of want) {
+            expectSameTensor(await fromClient.next(), t);
+            expectSameTensor(await down.next(), t);
+          }
+          expect([fastReceived.frames - received.frames, framedHere.frames - framed.frames]).toEqual([0, 0]);
+        } finally {
+          await up.close();
+          await down.close();
+          await server.close({ closeConnections: true });
+        }
+      } finally {
+        if (saved === undefined) delete process.env.HARMONICS_FAST_PATHS;
+        else process.env.HARMONICS_FAST_PATHS = saved;
+      }
+    });
+  }
+});
