@@ -35,10 +35,13 @@ async function harmonicsPush(elements: number, count: number): Promise<number> {
   return seconds;
 }
 
-/** Raw grpc-js client stream, identity serializer, default channel settings; same message size. */
-async function rawPush(messageBytes: number, count: number): Promise<number> {
-  const peer = await startPeer(['push', 'raw', String(messageBytes), String(count)]);
-  const client = new Client(`127.0.0.1:${peer.port}`, credentials.createInsecure(), { 'grpc.max_send_message_length': -1 });
+/** Raw grpc-js client stream, identity serializer, default channel settings (or 16 MiB windows both sides); same message size. */
+async function rawPush(messageBytes: number, count: number, windows16 = false): Promise<number> {
+  const peer = await startPeer(['push', windows16 ? 'raw16' : 'raw', String(messageBytes), String(count)]);
+  const client = new Client(`127.0.0.1:${peer.port}`, credentials.createInsecure(), {
+    'grpc.max_send_message_length': -1,
+    ...(windows16 ? { 'grpc-node.flow_control_window': 16 * 1024 * 1024 } : {}),
+  });
   const message = Buffer.alloc(messageBytes, 7);
   let answered!: () => void;
   const response = new Promise<void>((r) => (answered = r));
@@ -77,10 +80,13 @@ async function harmonicsPop(elements: number, count: number): Promise<number> {
   return seconds;
 }
 
-/** Raw grpc-js server stream to a raw client (identity deserializer, default settings). */
-async function rawPop(messageBytes: number, count: number): Promise<number> {
-  const peer = await startPeer(['pop', 'raw', String(messageBytes), String(count)]);
-  const client = new Client(`127.0.0.1:${peer.port}`, credentials.createInsecure(), { 'grpc.max_receive_message_length': -1 });
+/** Raw grpc-js server stream to a raw client (identity deserializer, default settings, or 16 MiB windows both sides). */
+async function rawPop(messageBytes: number, count: number, windows16 = false): Promise<number> {
+  const peer = await startPeer(['pop', windows16 ? 'raw16' : 'raw', String(messageBytes), String(count)]);
+  const client = new Client(`127.0.0.1:${peer.port}`, credentials.createInsecure(), {
+    'grpc.max_receive_message_length': -1,
+    ...(windows16 ? { 'grpc-node.flow_control_window': 16 * 1024 * 1024 } : {}),
+  });
   const call = client.makeServerStreamRequest(POP_PATH, identity, identity, Buffer.alloc(0), magic());
   let n = 0;
   let t0 = 0;
@@ -135,6 +141,25 @@ export function grpcCases(): Case[] {
         rate: true,
       },
     );
+    if (big) {
+      // What the windows alone are worth: the same raw grpc-js with 16 MiB HTTP/2 windows (as ours) against default ones.
+      for (const [dir, run] of [
+        ['push', rawPush],
+        ['pop', rawPop],
+      ] as const) {
+        cases.push({
+          name: `grpc.${dir}.${label}.raw16MiB`,
+          unit,
+          baseline: `raw grpc-js ${dir === 'push' ? 'client' : 'server'} stream, default settings; the row is the same with 16 MiB windows both sides`,
+          note: `${count} messages per run`,
+          iterations: 1,
+          runs: 5,
+          subject: async () => perRun(await run(messageBytes, count, true)),
+          reference: async () => perRun(await run(messageBytes, count)),
+          rate: true,
+        });
+      }
+    }
   }
   return cases;
 }
