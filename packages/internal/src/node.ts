@@ -272,3 +272,29 @@ export function plainMessages(options: Record<string, unknown> | undefined): boo
   const providers = options.interceptor_providers as unknown[] | undefined;
   return (interceptors === undefined || interceptors.length === 0) && (providers === undefined || providers.length === 0);
 }
+
+/** What `listenGrpc` needs of a grpc-js `Server`, structurally. */
+export interface InjectableServer<C> {
+  createConnectionInjector(credentials: C): ConnectionInjectorLike;
+}
+
+/**
+ * Listen for a grpc-js server through an {@link Http2Listener}: with
+ * grpc-js `credentials`, grpc-js does TLS; with `tls` instead, the listener
+ * terminates TLS with Node's options and grpc-js gets an insecure injector.
+ */
+export function listenGrpc<C>(
+  server: InjectableServer<C>,
+  insecure: () => C,
+  options: { host: string; port?: number; maxConnections?: number; handshakeTimeoutMs?: number; tls?: TlsOptions; credentials?: C },
+): Promise<Http2Listener> {
+  const ownTls = options.credentials === undefined ? options.tls : undefined;
+  const injector = server.createConnectionInjector(options.credentials ?? insecure());
+  return Http2Listener.listen(injector, {
+    host: options.host,
+    port: options.port ?? 0,
+    maxConnections: options.maxConnections,
+    handshakeTimeoutMs: options.handshakeTimeoutMs,
+    tls: ownTls,
+  });
+}

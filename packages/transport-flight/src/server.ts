@@ -31,7 +31,7 @@ import {
   serverLimitOptions,
   tooLargeError,
 } from '@harmonics/internal';
-import { Http2Listener, applyWindowToSessions, fastPathsOn, plainMessages, setServerWindow } from '@harmonics/internal/node';
+import { type Http2Listener, applyWindowToSessions, fastPathsOn, listenGrpc, plainMessages, setServerWindow } from '@harmonics/internal/node';
 import { BatchDecoder, batchHeader, receiveLayout } from './arrow.js';
 import { DEFAULT_FLOW_CONTROL_WINDOW, DEFAULT_SERVER_KEEPALIVE_MS, DEFAULT_STREAM, END_ACTION, WRITER_KEY } from './client.js';
 import { CONTINUES_KEY, SHUTTING_DOWN, statusMetadata } from './errors.js';
@@ -291,16 +291,7 @@ export class TensorFlightServer implements ListeningServer {
       ...options.serverOptions,
     });
     setServerWindow(grpc, window, fastPathsOn(options.fastPaths));
-    // With `tls` (and no grpc-js credentials) the listener terminates TLS with Node's options.
-    const ownTls = options.credentials === undefined ? options.tls : undefined;
-    const injector = grpc.createConnectionInjector(options.credentials ?? Credentials.createInsecure());
-    const listener = await Http2Listener.listen(injector, {
-      host,
-      port: options.port ?? 0,
-      maxConnections: options.maxConnections,
-      handshakeTimeoutMs: options.handshakeTimeoutMs,
-      tls: ownTls,
-    });
+    const listener = await listenGrpc(grpc, () => Credentials.createInsecure(), { ...options, host });
     server.grpc = grpc;
     server.fast = fastPathsOn(options.fastPaths) && plainMessages(options.serverOptions);
     server.listening = { port: listener.port, host, listener };

@@ -21,7 +21,7 @@ import {
   encodedByteLength,
 } from '@harmonics/core';
 import { abortError, checkPositive, closedError, keepAliveOptions, maxMessageBytesOf, serverLimitOptions, tooLargeError } from '@harmonics/internal';
-import { Http2Listener, applyWindowToSessions, fastPathsOn, plainMessages, setServerWindow } from '@harmonics/internal/node';
+import { type Http2Listener, applyWindowToSessions, fastPathsOn, listenGrpc, plainMessages, setServerWindow } from '@harmonics/internal/node';
 import { Broker } from './broker.js';
 import { DEFAULT_FLOW_CONTROL_WINDOW, DEFAULT_SERVER_KEEPALIVE_MS, MAGIC_KEY, MAGIC_VALUE, POP_PATH, PUSH_PATH } from './client.js';
 import { BAD_HANDSHAKE, ERROR_CODE_KEY, SHUTTING_DOWN } from './errors.js';
@@ -176,16 +176,7 @@ export class GrpcServer implements ListeningServer {
     const fast = fastPathsOn(options.fastPaths);
     setServerWindow(grpcServer, window, fast);
     const broker = new Broker(options.capacity ?? 1024, options.maxQueuedBytes ?? 64 * 1024 * 1024, options.endWithLastWriter ?? true);
-    // With `tls` (and no grpc-js credentials) the listener terminates TLS with Node's options.
-    const ownTls = options.credentials === undefined ? options.tls : undefined;
-    const injector = grpcServer.createConnectionInjector(options.credentials ?? ServerCredentials.createInsecure());
-    const listener = await Http2Listener.listen(injector, {
-      host,
-      port: options.port ?? 0,
-      maxConnections: options.maxConnections,
-      handshakeTimeoutMs: options.handshakeTimeoutMs,
-      tls: ownTls,
-    });
+    const listener = await listenGrpc(grpcServer, () => ServerCredentials.createInsecure(), { ...options, host });
     const server = new GrpcServer(grpcServer, listener, host, maxMessageBytes, broker, fast && plainMessages(options.serverOptions));
     grpcServer.addService(server.service(), {
       PushTensor: (call: ServerReadableStream<Deserialized, unknown>, callback: sendUnaryData<unknown>) =>

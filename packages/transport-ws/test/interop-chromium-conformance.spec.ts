@@ -4,16 +4,14 @@
 // WebSocketConsumer objects, and the Producer/Consumer the suite drives here
 // forward each call to them as it comes, overlapping calls and aborts
 // included. The other end is a Node WebSocketServer.
-import { existsSync } from 'node:fs';
-import { type Server, createServer } from 'node:http';
+import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { type Browser, type Page, chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { runClientLivenessCases, runTransportSuite } from '@harmonics/conformance';
 import { type AbortOptions, type Consumer, HarmonicsError, type Producer, type Tensor, decodeTensor, encodeTensor } from '@harmonics/core';
 import { WebSocketServer } from '@harmonics/transport-ws';
-
-const CHROMIUM = process.env.HARMONICS_CHROMIUM ?? '/usr/bin/chromium';
+import { launchChromium, pageServer } from './fixtures/chromium';
 
 type Outcome = { ok: true; record?: string; end?: boolean } | { ok: false; code?: string; message: string };
 interface Bridge {
@@ -119,7 +117,6 @@ async function open(
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: run scripts/setup-peers.sh (the README's test command does)`);
   const bundle = await build({
     entryPoints: [join(__dirname, 'fixtures/conformance-page.ts')],
     bundle: true,
@@ -130,24 +127,10 @@ beforeAll(async () => {
     tsconfigRaw: '{}', // resolve packages as an application would: the browser entry of the built dist
   });
   const code = bundle.outputFiles[0].text;
-  http = createServer((req, res) => {
-    if (req.url === '/page.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(code);
-    else res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><script type="module" src="/page.js"></script>');
-  });
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-  origin = `http://127.0.0.1:${(http.address() as { port: number }).port}`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  let port: number;
+  ({ http, port } = await pageServer(code));
+  origin = `http://127.0.0.1:${port}`;
+  browser = await launchChromium();
   page = await browser.newPage();
   await page.goto(`${origin}/`);
   await page.waitForFunction(() => (window as unknown as Partial<Win>).harmonics !== undefined);

@@ -1,19 +1,14 @@
 // A real browser: headless Chromium (Debian's) loads a page bundled from the
 // package's browser entry, receives tensors from a Node WebSocketServer,
 // computes, and sends the results back.
-import { createServer } from 'node:http';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { chromium } from 'playwright-core';
+import { launchChromium, pageServer } from './fixtures/chromium';
 import { tensor } from '@harmonics/core';
 import { expectSameTensor } from '@harmonics/conformance';
 import { WebSocketServer } from '@harmonics/transport-ws';
 
-const CHROMIUM = process.env.HARMONICS_CHROMIUM ?? '/usr/bin/chromium';
-
 it('Chromium receives float32 and int64 tensors, computes, and pushes the results back; the page holds no ws code', async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: run scripts/setup-peers.sh (the README's test command does)`);
   // Bundled the way an application would, through the package's export map (browser condition, built dist).
   const bundle = await build({
     entryPoints: [join(__dirname, 'fixtures/page.ts')],
@@ -30,26 +25,9 @@ it('Chromium receives float32 and int64 tensors, computes, and pushes the result
   expect(inputs).toContain('dist/browser.js'); // the browser entry, through the export map
   const code = bundle.outputFiles[0].text;
 
-  const http = createServer((req, res) => {
-    if (req.url === '/page.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(code);
-    else res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><script type="module" src="/page.js"></script>');
-  });
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-  const port = (http.address() as { port: number }).port;
+  const { http, port } = await pageServer(code);
   const server = await WebSocketServer.listen({ server: http });
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--disable-quic',
-      '--no-first-run',
-    ],
-  });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
     const errors: string[] = [];
