@@ -122,7 +122,9 @@ export interface TensorFlightListenOptions extends TensorFlightServerOptions {
   port?: number;
   /** Default 127.0.0.1. */
   host?: string;
+  /** TLS with Node's options, terminated by the server itself (see {@link FlightServerTls}); ignored when `credentials` are given. */
   tls?: FlightServerTls;
+  /** grpc-js server credentials (grpc-js then does TLS); default insecure, unless `tls` is given. */
   credentials?: ServerCredentials;
   /**
    * Handshake: return the bearer token the client is to send on every call

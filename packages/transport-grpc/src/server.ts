@@ -77,9 +77,9 @@ export interface GrpcServerOptions {
   maxConnections?: number;
   /** Calls one connection may have open at once (HTTP/2 streams); more wait in the client. Default 100. */
   maxConcurrentCalls?: number;
-  /** TLS; shorthand for `credentials`. */
+  /** TLS with Node's options, terminated by the server itself (see {@link GrpcServerTls}); ignored when `credentials` are given. */
   tls?: GrpcServerTls;
-  /** gRPC server credentials; default insecure (unless `tls` is given). */
+  /** grpc-js server credentials (grpc-js then does TLS); default insecure, unless `tls` is given. */
   credentials?: ServerCredentials;
   /**
    * Called with each call's metadata (after the `magic` check); return false to
