@@ -311,8 +311,9 @@ export function nodeSocketAdapter(ws: WebSocket, where: string, keepAlive: KeepA
     },
     alloc,
     sendTensor(t, n) {
+      if (!fast) return false;
       const server = internals._isServer;
-      if (!fast || typeof server !== 'boolean' || n > OWN_FRAMING_MAX || ws.readyState !== WebSocket.OPEN || !senderIdle()) return false;
+      if (typeof server !== 'boolean' || n > OWN_FRAMING_MAX || ws.readyState !== WebSocket.OPEN || !senderIdle()) return false;
       const key = server ? 0 : 4;
       const h = (n < 126 ? 2 : 4) + key;
       if (block === undefined || blockEnd + h + n > block.buf.length) {
