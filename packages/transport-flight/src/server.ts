@@ -292,13 +292,14 @@ export class TensorFlightServer implements ListeningServer {
       ...serverLimitOptions(options.idleTimeoutMs, options.maxConcurrentCalls),
       ...options.serverOptions,
     });
-    setServerWindow(grpc, window, fastPathsOn(options.fastPaths));
+    const fast = fastPathsOn(options.fastPaths);
+    setServerWindow(grpc, window, fast);
     const listener = await listenGrpc(grpc, () => Credentials.createInsecure(), { ...options, host });
     server.grpc = grpc;
-    server.fast = fastPathsOn(options.fastPaths) && plainMessages(options.serverOptions);
+    server.fast = fast && plainMessages(options.serverOptions);
     server.listening = { port: listener.port, host, listener };
     grpc.addService(flightService(), server.handlers(options));
-    applyWindowToSessions(grpc, window, fastPathsOn(options.fastPaths));
+    applyWindowToSessions(grpc, window, fast);
     return server;
   }
 
