@@ -10,6 +10,7 @@ export default defineConfig([
     target: 'node20',
     sourcemap: true,
     clean: true,
+    shims: true, // __filename in the ESM build (src/gate.ts)
     noExternal: ['@harmonics/internal'],
     external: [/^@harmonics\/(?!internal$)/, 'ws', 'bufferutil'],
   },

@@ -207,15 +207,85 @@ export function debugOnce(key: string, message: string): void {
 }
 
 /**
+ * The versions of `ws` and `@grpc/grpc-js` whose internals the fast paths
+ * were tested against (from, inclusive; below, exclusive). A version outside
+ * its range runs the public-API paths and says so once on the debug channel.
+ * Widen a range only after `npm run test:latest` passes with the new version
+ * (it runs the suites with `HARMONICS_FAST_PATHS=force`).
+ */
+export const FAST_PATH_TESTED: Readonly<Record<'ws' | '@grpc/grpc-js', readonly [from: string, below: string]>> = {
+  ws: ['8.23.0', '8.24.0'],
+  '@grpc/grpc-js': ['1.14.7', '1.15.0'],
+};
+
+/** `a` compared with `b`, both `x.y.z` (a pre-release or build suffix makes `a` compare as unknown: NaN). */
+function compareVersions(a: string, b: string): number {
+  const pa = /^(\d+)\.(\d+)\.(\d+)$/.exec(a);
+  const pb = /^(\d+)\.(\d+)\.(\d+)$/.exec(b);
+  if (pa === null || pb === null) return NaN;
+  for (let i = 1; i <= 3; i++) {
+    const d = Number(pa[i]) - Number(pb[i]);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** Whether `version` lies in `[from, below)`; pre-releases and unparsable versions do not. */
+export function versionInRange(version: string, [from, below]: readonly [string, string]): boolean {
+  return compareVersions(version, from) >= 0 && compareVersions(version, below) < 0;
+}
+
+/** Whether the installed copy of one dependency may carry fast paths: read once, when the package using it loads. */
+export interface VersionGate {
+  readonly name: string;
+  /** The installed version, or undefined when its package.json could not be read. */
+  readonly version: string | undefined;
+  /** Whether `version` lies in the tested range ({@link FAST_PATH_TESTED}). */
+  readonly tested: boolean;
+}
+
+/**
+ * Read the installed version of `name` through `require` (made with
+ * `createRequire(__filename)` in the package that imports `name`, so that it
+ * finds the same copy that package loads).
+ */
+export function versionGate(name: keyof typeof FAST_PATH_TESTED, require: (id: string) => unknown): VersionGate {
+  let version: string | undefined;
+  try {
+    const v = (require(`${name}/package.json`) as { version?: unknown }).version;
+    if (typeof v === 'string') version = v;
+  } catch {
+    // no readable package.json: untested
+  }
+  return { name, version, tested: version !== undefined && versionInRange(version, FAST_PATH_TESTED[name]) };
+}
+
+/** `HARMONICS_FAST_PATHS`, read on each call: 'off' (0, false, off), 'force' or 'on' (unset or anything else). */
+function fastPathsEnv(): 'off' | 'force' | 'on' {
+  const env = process.env.HARMONICS_FAST_PATHS?.trim().toLowerCase();
+  if (env === '0' || env === 'false' || env === 'off') return 'off';
+  return env === 'force' ? 'force' : 'on';
+}
+
+/**
  * Whether the fast paths built on private internals of `ws` and `@grpc/grpc-js`
  * may run: the `fastPaths` option when it is given, else unless the
- * environment says `HARMONICS_FAST_PATHS=0` (or `false`, `off`). Off, every
- * transport uses its dependencies' public APIs only.
+ * environment says `HARMONICS_FAST_PATHS=0` (or `false`, `off`), and in
+ * either case only when the installed dependency (`gate`) is a version they
+ * were tested with, unless the environment says `HARMONICS_FAST_PATHS=force`.
+ * Off, every transport uses its dependencies' public APIs only.
  */
-export function fastPathsOn(option: boolean | undefined): boolean {
-  if (option !== undefined) return option;
-  const env = process.env.HARMONICS_FAST_PATHS?.trim().toLowerCase();
-  return env !== '0' && env !== 'false' && env !== 'off';
+export function fastPathsOn(option: boolean | undefined, gate: VersionGate): boolean {
+  const env = fastPathsEnv();
+  if (!(option ?? env !== 'off')) return false;
+  if (gate.tested || env === 'force') return true;
+  const [from, below] = FAST_PATH_TESTED[gate.name as keyof typeof FAST_PATH_TESTED];
+  debugOnce(
+    `untested:${gate.name}`,
+    `${gate.name} ${gate.version ?? '(version unknown)'} is outside the range the fast paths were tested with (>=${from} <${below}): ` +
+      'using its public API only (HARMONICS_FAST_PATHS=force to try them anyway)',
+  );
+  return false;
 }
 
 // grpc-js has no server option for HTTP/2 flow-control windows (clients have

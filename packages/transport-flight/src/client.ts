@@ -12,6 +12,7 @@ import {
   watchHandshake,
 } from '@harmonics/internal';
 import { fastPathsOn, plainMessages, tlsChannelCredentials } from '@harmonics/internal/node';
+import { GATE } from './gate.js';
 import { callError } from './errors.js';
 import { decodeBytesField, decodeUtf8 } from './proto.js';
 import { methodPath } from './service.js';
@@ -153,7 +154,7 @@ export function makeClient(host: string, port: number, options: FlightClientOpti
   checkPositive('connectTimeoutMs', options.connectTimeoutMs);
   const stream = checkStream(options.stream);
   const target = formatTarget(host, port);
-  const fast = fastPathsOn(options.fastPaths) && plainMessages(options.channelOptions);
+  const fast = fastPathsOn(options.fastPaths, GATE) && plainMessages(options.channelOptions);
   const channelOptions: ChannelOptions = {
     // Flight messages add a few hundred bytes of framing to the tensors.
     'grpc.max_receive_message_length': maxMessageBytes + 64 * 1024,

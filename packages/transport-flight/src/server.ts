@@ -32,6 +32,7 @@ import {
   tooLargeError,
 } from '@harmonics/internal';
 import { type Http2Listener, applyWindowToSessions, fastPathsOn, listenGrpc, plainMessages, setServerWindow } from '@harmonics/internal/node';
+import { GATE } from './gate.js';
 import { BatchDecoder, batchHeader, receiveLayout } from './arrow.js';
 import { DEFAULT_FLOW_CONTROL_WINDOW, DEFAULT_SERVER_KEEPALIVE_MS, DEFAULT_STREAM, END_ACTION, WRITER_KEY } from './client.js';
 import { CONTINUES_KEY, SHUTTING_DOWN, statusMetadata } from './errors.js';
@@ -292,7 +293,7 @@ export class TensorFlightServer implements ListeningServer {
       ...serverLimitOptions(options.idleTimeoutMs, options.maxConcurrentCalls),
       ...options.serverOptions,
     });
-    const fast = fastPathsOn(options.fastPaths);
+    const fast = fastPathsOn(options.fastPaths, GATE);
     setServerWindow(grpc, window, fast);
     const listener = await listenGrpc(grpc, () => Credentials.createInsecure(), { ...options, host });
     server.grpc = grpc;

@@ -4,6 +4,7 @@ import { Client, type ChannelCredentials, type ChannelOptions, Metadata, connect
 import { DEFAULT_CONNECT_TIMEOUT_MS, type HarmonicsError } from '@harmonics/core';
 import { DEFAULT_KEEPALIVE_TIMEOUT_MS, checkPort, checkPositive, keepAliveOptions, maxMessageBytesOf, watchHandshake } from '@harmonics/internal';
 import { fastPathsOn, plainMessages, tlsChannelCredentials } from '@harmonics/internal/node';
+import { GATE } from './gate.js';
 import { TENSOR_DATA_OVERHEAD } from './proto.js';
 
 /** Metadata every call of the TensorService carries (the C++ library's handshake). */
@@ -150,7 +151,7 @@ export function makeClient(host: string, port: number, options: GrpcClientOption
     timeoutMs: options.timeoutMs,
     connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     metadata: options.metadata,
-    lazyMessages: fastPathsOn(options.fastPaths) && plainMessages(channelOptions),
+    lazyMessages: fastPathsOn(options.fastPaths, GATE) && plainMessages(channelOptions),
   };
 }
 

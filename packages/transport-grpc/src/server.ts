@@ -22,6 +22,7 @@ import {
 } from '@harmonics/core';
 import { abortError, checkPositive, closedError, keepAliveOptions, maxMessageBytesOf, serverLimitOptions, tooLargeError } from '@harmonics/internal';
 import { type Http2Listener, applyWindowToSessions, fastPathsOn, listenGrpc, plainMessages, setServerWindow } from '@harmonics/internal/node';
+import { GATE } from './gate.js';
 import { Broker } from './broker.js';
 import { DEFAULT_FLOW_CONTROL_WINDOW, DEFAULT_SERVER_KEEPALIVE_MS, MAGIC_KEY, MAGIC_VALUE, POP_PATH, PUSH_PATH } from './client.js';
 import { BAD_HANDSHAKE, ERROR_CODE_KEY, SHUTTING_DOWN } from './errors.js';
@@ -173,7 +174,7 @@ export class GrpcServer implements ListeningServer {
       ...serverLimitOptions(options.idleTimeoutMs, options.maxConcurrentCalls),
       ...options.serverOptions,
     });
-    const fast = fastPathsOn(options.fastPaths);
+    const fast = fastPathsOn(options.fastPaths, GATE);
     setServerWindow(grpcServer, window, fast);
     const broker = new Broker(options.capacity ?? 1024, options.maxQueuedBytes ?? 64 * 1024 * 1024, options.endWithLastWriter ?? true);
     const listener = await listenGrpc(grpcServer, () => ServerCredentials.createInsecure(), { ...options, host });

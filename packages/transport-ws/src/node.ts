@@ -14,6 +14,7 @@ import { splitArgs, targetUrl } from './target.js';
 import { type Consumer, HarmonicsError, type Producer, type Target, type Transport } from '@harmonics/core';
 import { DeferredConsumer, DeferredProducer } from '@harmonics/internal';
 import { fastPathsOn } from '@harmonics/internal/node';
+import { GATE } from './gate.js';
 import { WebSocketServer, type WebSocketServerOptions } from './server.js';
 import { wsTransportFor } from './url-transport.js';
 
@@ -56,7 +57,7 @@ export class WebSocketProducer extends WebSocketChannelProducer {
   constructor(a: string, b?: number | NodeClientOptions, c?: string | NodeClientOptions, d?: NodeClientOptions) {
     const { port, path, options } = splitArgs(a, b, c, d);
     const url = targetUrl(a, port, path, options.tls !== undefined);
-    super(nodeSocketAdapter(open(url, options), url, keepAliveOf(options), fastPathsOn(options.fastPaths)), options);
+    super(nodeSocketAdapter(open(url, options), url, keepAliveOf(options), fastPathsOn(options.fastPaths, GATE)), options);
     this.url = url;
   }
 }
@@ -77,7 +78,7 @@ export class WebSocketConsumer extends WebSocketChannelConsumer {
   ) {
     const { port, path, options } = splitArgs(a, b, c, d);
     const url = targetUrl(a, port, path, options.tls !== undefined);
-    super(nodeSocketAdapter(open(url, options), url, keepAliveOf(options), fastPathsOn(options.fastPaths)), options);
+    super(nodeSocketAdapter(open(url, options), url, keepAliveOf(options), fastPathsOn(options.fastPaths, GATE)), options);
     this.url = url;
   }
 }

@@ -5,6 +5,7 @@ import type { TlsOptions } from 'node:tls';
 import { type AbortOptions, DEFAULT_MAX_MESSAGE_BYTES, HarmonicsError, type ListeningServer, type ServerCloseOptions } from '@harmonics/core';
 import { AcceptQueue, checkPositive } from '@harmonics/internal';
 import { fastPathsOn } from '@harmonics/internal/node';
+import { GATE } from './gate.js';
 import WebSocket, { WebSocketServer as WsServer } from 'ws';
 import {
   type SocketAdapter,
@@ -230,7 +231,7 @@ export class WebSocketServer implements AsyncIterable<IncomingWebSocket>, Listen
     const c = new IncomingWebSocket(
       ws,
       req,
-      nodeSocketAdapter(ws, where, keepAliveOf(this.options), fastPathsOn(this.options.fastPaths)),
+      nodeSocketAdapter(ws, where, keepAliveOf(this.options), fastPathsOn(this.options.fastPaths, GATE)),
       this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     );
     const outcome = this.queue.offer(c);

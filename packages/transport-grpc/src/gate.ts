@@ -1,0 +1,6 @@
+// The installed @grpc/grpc-js, read once at load: its fast paths run only on versions they were tested with (DESIGN §11).
+import { createRequire } from 'node:module';
+import { type VersionGate, versionGate } from '@harmonics/internal/node';
+
+/** Whether this package's copy of `@grpc/grpc-js` is one the fast paths were tested with. */
+export const GATE: VersionGate = versionGate('@grpc/grpc-js', createRequire(__filename));
