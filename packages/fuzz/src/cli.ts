@@ -75,6 +75,7 @@ for (const t of targets) {
       ? `${t.name.padEnd(18)} CRASH: ${row.crash}`
       : `${t.name.padEnd(18)} ${String(row.inputs).padStart(9)} inputs  ${String(row.ok).padStart(8)} ok  ${String(row.typed).padStart(8)} typed errors  ${row.untyped} untyped  ${row.overAllocations} over maxMessageBytes  slowest ${row.slowestMs!.toFixed(1)} ms  peak ArrayBuffers ${mb.toFixed(1)} MiB  ${row.seconds!.toFixed(0)} s`,
   );
+  if (row.note !== undefined) console.log(`  ${row.note}`);
   for (const f of row.findings ?? []) console.log(`  ${f.kind}: ${f.detail}\n    input: ${f.input.join(' | ').slice(0, 400)}`);
 }
 if (jsonOut !== undefined) writeFileSync(jsonOut, JSON.stringify({ inputs, seed, rows }, null, 2));

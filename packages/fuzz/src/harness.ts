@@ -20,6 +20,8 @@ export interface FuzzReport {
   peakArrayBuffers: number;
   findings: Finding[];
   seconds: number;
+  /** The target's own summary, if it has one. */
+  note?: string;
 }
 
 export interface FuzzOptions {
@@ -88,6 +90,7 @@ export async function fuzz(target: FuzzTarget, options: FuzzOptions): Promise<Fu
     if (options.progress && (i + 1) % (options.every ?? 10_000) === 0) options.progress(i + 1);
   }
   report.seconds = (performance.now() - started) / 1000;
+  report.note = target.summary?.();
   return report;
 }
 

@@ -9,7 +9,10 @@ import { BatchDecoder, batchHeader, receiveLayout, sendLayout } from '../../tran
 import { flightData, parseFlightData } from '../../transport-flight/src/flight-data.js';
 import { WebSocketChannelProducer } from '../../transport-ws/src/channel.js';
 import { nodeSocketAdapter } from '../../transport-ws/src/node-adapter.js';
+import { fastReceived } from '../../transport-ws/src/fast-receive.js';
 import { type Rng, concat, int, mutate } from './mutate.js';
+import { type LaneRole, differential, laneCorpus, mutateLaneInput, rechunk } from './ws-lane.js';
+import { prng } from './mutate.js';
 
 /** Every decoder runs with this limit; an allocation beyond it (plus slack) is a finding. */
 export const FUZZ_MAX_MESSAGE_BYTES = 1024 * 1024;
@@ -24,6 +27,8 @@ export interface FuzzTarget {
   mutateInput(input: Uint8Array[], rng: Rng): Uint8Array[];
   /** Decode everything in `input`; a HarmonicsError is the expected way to fail. Returns how many tensors came out. */
   run(input: Uint8Array[]): number | Promise<number>;
+  /** What the run did beyond the counts (printed after them). */
+  summary?(): string;
 }
 
 function seedTensors(): Tensor[] {
@@ -261,7 +266,39 @@ const wsReceive: FuzzTarget = {
   },
 };
 
-export const TARGETS: readonly FuzzTarget[] = [coreRecord, coreFraming, coreFramingDirect, wsReceive, flightMessages, grpcTensorData];
+/** transport-ws's receive lane against `ws` itself, in one role: the same bytes with and without the lane must be reported the same. */
+function laneTarget(role: LaneRole): FuzzTarget {
+  return {
+    name: `ws.lane.${role.name}`,
+    describe: `the same bytes to a ${role.name}-side WebSocket with our receive lane and to one without: same messages, pings, errors, close codes, replies`,
+    corpus() {
+      const rng = prng(0x1a5e);
+      // each valid stream whole, and cut into chunks
+      return laneCorpus(role).flatMap((s) => [[s], rechunk(s, rng), rechunk(s, rng)]);
+    },
+    mutateInput: (input, rng) => mutateLaneInput(input, rng, role),
+    run: (input) => differential(input, role),
+    summary: () =>
+      `differential: an input is ok when the lane and ws report the same; the lane took ${fastReceived.frames.toLocaleString('en')} frames ` +
+      `(${fastReceived.joined.toLocaleString('en')} joined from 2+ chunks)`,
+  };
+}
+
+/** A server reads masked frames with ws's maxPayload below the lane's 64 KiB; a client reads unmasked frames with it above. */
+export const LANE_ROLES: readonly LaneRole[] = [
+  { name: 'server', maxPayload: 1000 },
+  { name: 'client', maxPayload: 100_000 },
+];
+
+export const TARGETS: readonly FuzzTarget[] = [
+  coreRecord,
+  coreFraming,
+  coreFramingDirect,
+  wsReceive,
+  ...LANE_ROLES.map(laneTarget),
+  flightMessages,
+  grpcTensorData,
+];
 
 /** The outcome of one input: decoded (`ok`), refused with a HarmonicsError (`typed`), or anything else. */
 export type Outcome = 'ok' | 'typed' | { untyped: unknown };

@@ -36,6 +36,8 @@ interface ReceiverInternals {
   _maxPayload: number;
   _allowSynchronousEvents: boolean;
   _isServer: boolean;
+  /** Writable's (public). */
+  readonly writableEnded: boolean;
 }
 
 interface WsInternals {
@@ -90,7 +92,9 @@ export function receiveFast(ws: WebSocket, deliver: (payload: Uint8Array) => voi
   let partial: Buffer | undefined;
   let held = 0;
 
-  const forward = (bytes: Buffer): boolean => wsWrite.call(receiver, bytes);
+  // After a close frame ws ends its Receiver (a Writable) and reads no more: what followed the
+  // close frame in the same chunk is dropped, as ws drops it when it reads the chunk itself.
+  const forward = (bytes: Buffer): boolean => (receiver.writableEnded ? true : wsWrite.call(receiver, bytes));
 
   /** Frame length (header + payload) at `at` if this lane takes the frame, -1 if `ws` must, 0 if the header is incomplete. */
   const measure = (b: Uint8Array, at: number, end: number): number => {
@@ -106,8 +110,10 @@ export function receiveFast(ws: WebSocket, deliver: (payload: Uint8Array) => voi
       const len16 = (b[at + 2]! << 8) | b[at + 3]!;
       return len16 <= limit ? 4 + maskBytes + len16 : -1;
     }
-    // A complete control frame is handed to `ws` whole (below); anything else is `ws`'s from here.
-    if (b0 === 0x88 || b0 === 0x89 || b0 === 0x8a) return len <= 125 ? 2 + maskBytes + len : -1;
+    // A control frame already complete in this chunk is handed to `ws` whole (below). Anything
+    // else, an incomplete control frame included, is `ws`'s from its first byte: ws checks a
+    // header as soon as it has it (a close frame of length 1 is an error before its payload comes).
+    if (b0 === 0x88 || b0 === 0x89 || b0 === 0x8a) return len <= 125 && end - at >= 2 + maskBytes + len ? 2 + maskBytes + len : -1;
     return -1;
   };
 
