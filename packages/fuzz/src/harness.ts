@@ -43,7 +43,7 @@ export async function fuzz(target: FuzzTarget, options: FuzzOptions): Promise<Fu
   const rng = prng(options.seed ^ hashName(target.name));
   const corpus = target.corpus();
   const slowMs = options.slowMs ?? 1000;
-  const measure = options.measureMemory ?? true;
+  const measure = (options.measureMemory ?? true) && target.measureMemory !== false;
   const report: FuzzReport = {
     target: target.name,
     inputs: 0,

@@ -1,0 +1,112 @@
+// Python grpcio with 4 MiB and 64 MiB tensors, both ways (fixtures/grpcio_large.py):
+// grpcio as a client of our GrpcServer, and as the server our GrpcConsumer and
+// GrpcProducer talk to. npm test runs this with the fast paths on (source and
+// dist passes: Buffer-like messages, 16 MiB server windows) and off.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { type Tensor, tensor } from '@harmonics/core';
+import { GrpcConsumer, GrpcProducer, GrpcServer } from '@harmonics/transport-grpc';
+
+const PYTHON = process.env.HARMONICS_PYTHON ?? resolve(__dirname, '../../../.tools/py/bin/python');
+
+/** grpcio_large.py's pattern(), built here independently: float32 whose bits are (i * mult) mod 2^32. */
+function pattern(shape: number[], mult: number): Tensor {
+  const bits = new Uint32Array(shape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < bits.length; i++) bits[i] = Math.imul(i, mult) >>> 0;
+  return tensor('float32', shape, new Float32Array(bits.buffer));
+}
+
+const LARGE = (): Tensor[] => [pattern([1024, 1024], 0x9e3779b1), pattern([4096, 4096], 0x85ebca77)];
+
+/** Same dtype, shape and bytes (NaN payloads included); a failure names the first differing byte. */
+function expectSameBytes(got: Tensor | undefined, want: Tensor): void {
+  expect(got).toBeDefined();
+  expect({ dtype: got!.dtype, shape: got!.shape }).toEqual({ dtype: want.dtype, shape: want.shape });
+  const a = Buffer.from(got!.data.buffer, got!.data.byteOffset, got!.data.byteLength);
+  const b = Buffer.from(want.data.buffer, want.data.byteOffset, want.data.byteLength);
+  let first = -1;
+  if (!a.equals(b)) for (first = 0; first < Math.min(a.length, b.length) && a[first] === b[first]; first++);
+  expect({ bytes: a.length, firstDifference: first }).toEqual({ bytes: b.length, firstDifference: -1 });
+}
+
+interface Peer {
+  child: ChildProcess;
+  line(): Promise<string | undefined>;
+  stderr(): string;
+  exited: Promise<number | null>;
+  work: string;
+}
+
+function peer(args: (work: string) => string[]): Peer {
+  if (!existsSync(PYTHON)) throw new Error(`no Python peer at ${PYTHON}: run scripts/setup-peers.sh (the README's test command does)`);
+  const work = mkdtempSync(join(tmpdir(), 'harmonics-grpcio-large-'));
+  const child = spawn(PYTHON, [join(__dirname, 'fixtures/grpcio_large.py'), ...args(work)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', r));
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  return {
+    child,
+    work,
+    exited,
+    stderr: () => stderr,
+    line: async () => {
+      const r = await lines.next();
+      return r.done ? undefined : r.value;
+    },
+  };
+}
+
+function stop(p: Peer): void {
+  p.child.kill();
+  rmSync(p.work, { recursive: true, force: true });
+}
+
+const PROTO_DIR = resolve(__dirname, '..');
+
+it('a grpcio client pushes 4 MiB and 64 MiB tensors to our GrpcServer and pops them back, bit-exact both ways', async () => {
+  const server = await GrpcServer.listen({ endWithLastWriter: false });
+  const p = peer((work) => ['client', String(server.port), PROTO_DIR, work]);
+  try {
+    const want = LARGE();
+    // Pop while grpcio pushes: 68 MiB is over the server's queue limit, so its PushTensor call completes only once we read.
+    const got: (Tensor | undefined)[] = [];
+    for (let i = 0; i < want.length; i++) got.push(await server.pop());
+    expect({ line: await p.line(), stderr: p.stderr() }).toEqual({ line: 'pushed', stderr: '' });
+    want.forEach((t, i) => expectSameBytes(got[i], t));
+    for (const t of got) await server.push(t!);
+    p.child.stdin!.write('go\n');
+    expect({ line: await p.line(), code: await p.exited, stderr: p.stderr() }).toEqual({ line: 'ok 2', code: 0, stderr: '' });
+  } finally {
+    stop(p);
+    await server.close({ timeoutMs: 0 });
+  }
+}, 120_000);
+
+it('our GrpcConsumer pushes 4 MiB and 64 MiB tensors to a grpcio server, and our GrpcProducer pops them back, bit-exact both ways', async () => {
+  const p = peer((work) => ['server', PROTO_DIR, work]);
+  try {
+    const first = await p.line();
+    expect({ first, stderr: p.stderr() }).toEqual({ first: expect.stringMatching(/^port \d+$/), stderr: '' });
+    const port = Number(first!.split(' ')[1]);
+    const want = LARGE();
+    const consumer = new GrpcConsumer('127.0.0.1', port);
+    for (const t of want) await consumer.push(t);
+    await consumer.close();
+    expect({ line: await p.line(), stderr: p.stderr() }).toEqual({ line: 'received ok 2', stderr: '' });
+    const producer = new GrpcProducer('127.0.0.1', port);
+    try {
+      for (const t of want) expectSameBytes(await producer.next(), t);
+      expect(await producer.next()).toBeUndefined(); // grpcio ended the PopTensor call after what it had
+    } finally {
+      await producer.close();
+    }
+  } finally {
+    p.child.stdin!.end();
+    await Promise.race([p.exited, new Promise((r) => setTimeout(r, 5000).unref())]);
+    stop(p);
+  }
+}, 120_000);
