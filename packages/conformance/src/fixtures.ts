@@ -59,6 +59,17 @@ export function sampleTensor(dtype: DType, shape: readonly number[], seed = 1): 
 }
 
 /** One sample tensor per dtype, each with special values. */
+/**
+ * A float32 tensor whose element i has the bits (i * mult) mod 2^32: NaNs with
+ * payloads, -0, denormals and infinities, which survive only a bit-exact path.
+ * The foreign peers' fixtures build the same (numpy: `(arange(n, uint64) * mult) & 0xFFFFFFFF`, viewed as float32).
+ */
+export function bitPatternTensor(shape: readonly number[], mult: number): Tensor {
+  const bits = new Uint32Array(shape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < bits.length; i++) bits[i] = Math.imul(i, mult) >>> 0;
+  return tensor('float32', shape, new Float32Array(bits.buffer));
+}
+
 export function everyDtypeSamples(): Tensor[] {
   return DTYPES.map((d, i) => sampleTensor(d, [3, 5], i + 1));
 }

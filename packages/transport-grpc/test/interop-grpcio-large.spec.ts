@@ -7,30 +7,14 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { type Tensor, tensor } from '@harmonics/core';
+import type { Tensor } from '@harmonics/core';
+import { bitPatternTensor, expectSameTensor } from '@harmonics/conformance';
 import { GrpcConsumer, GrpcProducer, GrpcServer } from '@harmonics/transport-grpc';
 
 const PYTHON = process.env.HARMONICS_PYTHON ?? resolve(__dirname, '../../../.tools/py/bin/python');
 
-/** grpcio_large.py's pattern(), built here independently: float32 whose bits are (i * mult) mod 2^32. */
-function pattern(shape: number[], mult: number): Tensor {
-  const bits = new Uint32Array(shape.reduce((a, b) => a * b, 1));
-  for (let i = 0; i < bits.length; i++) bits[i] = Math.imul(i, mult) >>> 0;
-  return tensor('float32', shape, new Float32Array(bits.buffer));
-}
-
-const LARGE = (): Tensor[] => [pattern([1024, 1024], 0x9e3779b1), pattern([4096, 4096], 0x85ebca77)];
-
-/** Same dtype, shape and bytes (NaN payloads included); a failure names the first differing byte. */
-function expectSameBytes(got: Tensor | undefined, want: Tensor): void {
-  expect(got).toBeDefined();
-  expect({ dtype: got!.dtype, shape: got!.shape }).toEqual({ dtype: want.dtype, shape: want.shape });
-  const a = Buffer.from(got!.data.buffer, got!.data.byteOffset, got!.data.byteLength);
-  const b = Buffer.from(want.data.buffer, want.data.byteOffset, want.data.byteLength);
-  let first = -1;
-  if (!a.equals(b)) for (first = 0; first < Math.min(a.length, b.length) && a[first] === b[first]; first++);
-  expect({ bytes: a.length, firstDifference: first }).toEqual({ bytes: b.length, firstDifference: -1 });
-}
+// grpcio_large.py's LARGE, built here independently.
+const LARGE = (): Tensor[] => [bitPatternTensor([1024, 1024], 0x9e3779b1), bitPatternTensor([4096, 4096], 0x85ebca77)];
 
 interface Peer {
   child: ChildProcess;
@@ -76,7 +60,7 @@ it('a grpcio client pushes 4 MiB and 64 MiB tensors to our GrpcServer and pops t
     const got: (Tensor | undefined)[] = [];
     for (let i = 0; i < want.length; i++) got.push(await server.pop());
     expect({ line: await p.line(), stderr: p.stderr() }).toEqual({ line: 'pushed', stderr: '' });
-    want.forEach((t, i) => expectSameBytes(got[i], t));
+    want.forEach((t, i) => expectSameTensor(got[i], t));
     for (const t of got) await server.push(t!);
     p.child.stdin!.write('go\n');
     expect({ line: await p.line(), code: await p.exited, stderr: p.stderr() }).toEqual({ line: 'ok 2', code: 0, stderr: '' });
@@ -99,7 +83,7 @@ it('our GrpcConsumer pushes 4 MiB and 64 MiB tensors to a grpcio server, and our
     expect({ line: await p.line(), stderr: p.stderr() }).toEqual({ line: 'received ok 2', stderr: '' });
     const producer = new GrpcProducer('127.0.0.1', port);
     try {
-      for (const t of want) expectSameBytes(await producer.next(), t);
+      for (const t of want) expectSameTensor(await producer.next(), t);
       expect(await producer.next()).toBeUndefined(); // grpcio ended the PopTensor call after what it had
     } finally {
       await producer.close();
