@@ -225,7 +225,7 @@ describe('client receive lane', () => {
     }
   });
 
-  it('a fragmented message and one over 64 KiB go through ws; the lane takes the small ones after them', async () => {
+  it('a fragmented message and one over 64 KiB go through ws frame by frame; the lane takes the small ones around them', async () => {
     const server = await handServer();
     const producer = new WebSocketProducer('127.0.0.1', server.port);
     try {
@@ -236,18 +236,41 @@ describe('client receive lane', () => {
       const rec = encodeTensor(b!);
       const fragmented = Buffer.concat([frame(0x2, rec.subarray(0, 5), false), frame(0x0, rec.subarray(5))]);
       const before = fastReceived.frames;
-      // From the fragmented message on, ws parses until a read ends between messages: c is its too.
+      // ws parses the fragmented message and the big one, frame by frame; the lane takes a and c around them.
       const stream = Buffer.concat([binary(a!), fragmented, binary(big), binary(c!)]);
       await writeCut(socket, stream, [binary(a!).length + 9, 30_000, 50_000, 1]);
       expectSameTensor(await producer.next(), a!);
       expectSameTensor(await producer.next(), b!);
       expectSameTensor(await producer.next(), big);
       expectSameTensor(await producer.next(), c!);
-      expect(fastReceived.frames - before).toBe(1);
-      // ws is idle again between messages: the next small ones take the lane.
+      expect(fastReceived.frames - before).toBe(2);
       socket.write(Buffer.concat(smallTensors(5).map((t) => binary(t))));
       for (const t of smallTensors(5)) expectSameTensor(await producer.next(), t);
-      expect(fastReceived.frames - before).toBe(6);
+      expect(fastReceived.frames - before).toBe(7);
+    } finally {
+      await producer.close();
+      await server.close();
+    }
+  });
+
+  it('a message over 64 KiB among small ones in a burst: ws parses that one frame and the lane takes every small one, however the reads cut them', async () => {
+    const server = await handServer();
+    const producer = new WebSocketProducer('127.0.0.1', server.port);
+    try {
+      const socket = await server.accepted;
+      const big = tensor('float32', [300_000]); // 1.2 MB: a 64-bit length, ws's to parse
+      (big.data as Float32Array).forEach((_, i, x) => (x[i] = i * 0.5 - 3));
+      const mid = tensor('int16', [40_000]); // 80 KB
+      const want = [...smallTensors(40), big, ...smallTensors(40), mid, ...smallTensors(40)];
+      const before = fastReceived.frames;
+      const stream = Buffer.concat(want.map((t) => binary(t)));
+      const reading = readAll(producer, want.length);
+      // Reads that never end between messages, one of them in the middle of the big frame's header.
+      const bigAt = Buffer.concat(want.slice(0, 40).map((t) => binary(t))).length;
+      await writeCut(socket, stream, [bigAt + 3, 7, 65_536, 700_001, 3, 65_536, 999]);
+      const got = await reading;
+      got.forEach((t, i) => expectSameTensor(t, want[i]!));
+      expect(fastReceived.frames - before).toBe(120);
     } finally {
       await producer.close();
       await server.close();
