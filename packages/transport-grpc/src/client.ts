@@ -98,6 +98,8 @@ export interface GrpcClientOptions {
    * as objects it copies into its frame, without an intermediate Buffer. It
    * runs only without compression and interceptors in `channelOptions`.
    * Default true, or false when the environment says `HARMONICS_FAST_PATHS=0`.
+   * Either way they run only on the grpc-js versions they were tested with
+   * (`HARMONICS_FAST_PATHS=force` overrides that; `NODE_DEBUG=harmonics` says when).
    */
   fastPaths?: boolean;
 }

@@ -107,6 +107,8 @@ export interface GrpcServerOptions {
    * it copies into its frame (only without compression and interceptors in
    * `serverOptions`). Default true, or false when the environment says
    * `HARMONICS_FAST_PATHS=0`.
+   * Either way they run only on the grpc-js versions they were tested with
+   * (`HARMONICS_FAST_PATHS=force` overrides that; `NODE_DEBUG=harmonics` says when).
    */
   fastPaths?: boolean;
 }

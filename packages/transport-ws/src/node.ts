@@ -29,6 +29,8 @@ export interface NodeClientOptions extends WebSocketChannelOptions {
    * to the socket by us, and cut from the socket's chunks in front of `ws`'s
    * parser; corked writes; the socket's own drain. Default true, or false
    * when the environment says `HARMONICS_FAST_PATHS=0`.
+   * Either way they run only on the ws versions they were tested with
+   * (`HARMONICS_FAST_PATHS=force` overrides that; `NODE_DEBUG=harmonics` says when).
    */
   fastPaths?: boolean;
 }

@@ -41,6 +41,8 @@ export interface WebSocketServerOptions {
   /**
    * Allow the fast paths on `ws` internals (see the clients' `fastPaths`).
    * Default true, or false when the environment says `HARMONICS_FAST_PATHS=0`.
+   * Either way they run only on the ws versions they were tested with
+   * (`HARMONICS_FAST_PATHS=force` overrides that; `NODE_DEBUG=harmonics` says when).
    */
   fastPaths?: boolean;
   /** Decide on each upgrade (tokens, more checks) after the `origins` check; false answers HTTP 403. */
