@@ -42,6 +42,9 @@ async function transcribe(chunks: Uint8Array[], role: LaneRole, lane: boolean): 
   (ws as unknown as { setSocket(s: Duplex, head: Buffer, o: object): void }).setSocket(socket, Buffer.alloc(0), {
     allowSynchronousEvents: true,
     maxPayload: role.maxPayload,
+    // WebSocketServer's and the client's default for buffered chunks; a small message fragment limit, so that streams reach it.
+    maxBufferedChunks: 256 * 1024,
+    maxFragments: 8,
     skipUTF8Validation: false,
     generateMask: (mask: Buffer) => mask.fill(0), // the client role's masks: fixed, so both sides write the same bytes
   });
@@ -269,6 +272,12 @@ export function laneCorpus(role: LaneRole): Uint8Array[] {
     concat(f({ opcode: 2, payload: seq(7, 36) }), f({ opcode: 8, payload: new Uint8Array([0x03, 0xe8, 0xc3, 0x28]) })),
     concat(close(4000, 'done'), f({ opcode: 2, payload: seq(7, 37) })),
     concat(f({ opcode: 8, payload: new Uint8Array(0) }), f({ opcode: 9, payload: seq(2, 38) })),
+    // more fragments than ws's maxFragments (8 here): ws refuses the message
+    concat(
+      f({ opcode: 2, fin: false, payload: seq(3, 40) }),
+      ...Array.from({ length: 9 }, (_, k) => f({ opcode: 0, fin: k === 8, payload: seq(3, 41 + k) })),
+      f({ opcode: 2, payload: seq(3, 50) }),
+    ),
     // a close frame of length 1 (invalid) whose payload never comes: ws refuses it at its header
     concat(f({ opcode: 2, payload: seq(7, 39) }), f({ opcode: 8, payload: new Uint8Array([0x03]) }).subarray(0, masked ? 6 : 2)),
   ];

@@ -92,7 +92,7 @@ export function receiveFast(ws: WebSocket, deliver: (payload: Uint8Array) => voi
   /** An incomplete frame from earlier chunks: its first `held` bytes (a header of up to 14, or the whole frame). */
   let partial: Buffer | undefined;
   let held = 0;
-  /** Bytes still to come of a frame that `ws` parses (a large binary message), after which the lane goes on. */
+  /** Bytes still to come of a frame that `ws` parses (a data frame not the lane's), after which the lane goes on. */
   let wsLeft = 0;
 
   // After a close frame ws ends its Receiver (a Writable) and reads no more: what followed the
@@ -211,7 +211,7 @@ export function receiveFast(ws: WebSocket, deliver: (payload: Uint8Array) => voi
     }
     for (;;) {
       if (wsLeft > 0) {
-        // The rest of a frame `ws` parses; once it has all of it, `ws` is idle again (else it keeps what follows).
+        // The rest of a frame `ws` parses; once it has all of it, `ws` is between frames again (else it keeps what follows).
         const k = Math.min(wsLeft, end - at);
         ok = forward(chunk.subarray(at, at + k)) && ok;
         wsLeft -= k;
