@@ -2,7 +2,7 @@
 // publint (exports map, files, types first) and arethetypeswrong (types
 // resolve for ESM and CJS consumers under node16 and bundler resolution; the
 // legacy node10 resolution cannot see `exports` subpaths such as
-// @harmonics/core/internal, which only our own packages use).
+// @harmonics/core/internal, which only our own packages use); no dependency pinned to one version.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -50,6 +50,16 @@ for (const dir of readdirSync('packages').sort()) {
     failures++;
     console.error(`✗ ${pkg.name}: package.json lacks ${missing.join(', ')}`);
   }
-  if (failures === before) console.log(`✓ ${pkg.name}: publint and arethetypeswrong are clean; README links, manifest and LICENSE are complete`);
+  // Ranges, not pins (issue #17): users dedupe against our dependencies and get their fixes without a release of ours.
+  const pinned = ['dependencies', 'peerDependencies', 'optionalDependencies'].flatMap((field) =>
+    Object.entries(pkg[field] ?? {})
+      .filter(([, range]) => /^=?\d+\.\d+\.\d+(-[\w.]+)?$/.test(range))
+      .map(([name, range]) => `${name}@${range} (${field})`),
+  );
+  if (pinned.length > 0) {
+    failures++;
+    console.error(`✗ ${pkg.name}: dependencies pinned to one version (use a range): ${pinned.join(', ')}`);
+  }
+  if (failures === before) console.log(`✓ ${pkg.name}: publint and arethetypeswrong are clean; README links, manifest and LICENSE are complete; no pinned dependency`);
 }
 process.exit(failures ? 1 : 0);
