@@ -4,16 +4,11 @@
 // FlightProducer against a pyarrow FlightServerBase. npm test runs this with
 // the fast paths on (source and dist passes: direct writes, 16 MiB server
 // windows, Buffer-like messages) and off.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import { type Tensor, tensor } from '@harmonics/core';
-import { bitPatternTensor, expectSameTensor } from '@harmonics/conformance';
+import { type PythonPeer, bitPatternTensor, expectSameTensor, pythonPeer } from '@harmonics/conformance';
 import { FlightConsumer, FlightProducer, TensorFlightServer } from '@harmonics/transport-flight';
 import { readAll } from './read-all';
-
-const PYTHON = process.env.HARMONICS_PYTHON ?? resolve(__dirname, '../../../.tools/py/bin/python');
 
 /** pyarrow_large.py's SETS, built here independently: each row of its (rows, ...shape) array is one tensor. */
 const SETS: Record<string, () => Tensor[]> = {
@@ -30,30 +25,7 @@ function expectSameTensors(got: Tensor[], want: Tensor[]): void {
   want.forEach((t, i) => expectSameTensor(got[i], t));
 }
 
-interface Peer {
-  child: ChildProcess;
-  line(): Promise<string | undefined>;
-  stderr(): string;
-  exited: Promise<number | null>;
-}
-
-function peer(args: string[]): Peer {
-  if (!existsSync(PYTHON)) throw new Error(`no Python peer at ${PYTHON}: run scripts/setup-peers.sh (the README's test command does)`);
-  const child = spawn(PYTHON, [join(__dirname, 'fixtures/pyarrow_large.py'), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((r) => child.on('exit', r));
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-  return {
-    child,
-    exited,
-    stderr: () => stderr,
-    line: async () => {
-      const r = await lines.next();
-      return r.done ? undefined : r.value;
-    },
-  };
-}
+const peer = (args: string[]): PythonPeer => pythonPeer(join(__dirname, 'fixtures/pyarrow_large.py'), args);
 
 it('pyarrow DoPuts a 4 MiB tensor, a 64 MiB tensor and a 2048-row batch to our server, and DoGets them back, bit-exact both ways', async () => {
   const server = await TensorFlightServer.listen();
@@ -73,13 +45,13 @@ it('pyarrow DoPuts a 4 MiB tensor, a 64 MiB tensor and a 2048-row batch to our s
     p.child.stdin!.write('go\n');
     expect({ line: await p.line(), code: await p.exited, stderr: p.stderr() }).toEqual({ line: 'ok', code: 0, stderr: '' });
   } finally {
-    p.child.kill();
+    await p.stop();
     await server.close({ timeoutMs: 0 });
   }
 }, 120_000);
 
 describe('against a pyarrow FlightServerBase', () => {
-  let p: Peer;
+  let p: PythonPeer;
   let port: number;
 
   beforeAll(async () => {
@@ -89,11 +61,7 @@ describe('against a pyarrow FlightServerBase', () => {
     port = Number(first!.split(' ')[1]);
   }, 30_000);
 
-  afterAll(async () => {
-    p.child.stdin!.end();
-    await Promise.race([p.exited, new Promise((r) => setTimeout(r, 5000).unref())]);
-    p.child.kill();
-  });
+  afterAll(() => p.stop());
 
   it("FlightProducer DoGets pyarrow's 4 MiB and 64 MiB tensors and its 2048-row batch, bit-exact", async () => {
     for (const [name, make] of Object.entries(SETS)) {

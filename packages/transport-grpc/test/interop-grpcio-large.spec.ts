@@ -2,50 +2,27 @@
 // grpcio as a client of our GrpcServer, and as the server our GrpcConsumer and
 // GrpcProducer talk to. npm test runs this with the fast paths on (source and
 // dist passes: Buffer-like messages, 16 MiB server windows) and off.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Tensor } from '@harmonics/core';
-import { bitPatternTensor, expectSameTensor } from '@harmonics/conformance';
+import { type PythonPeer, bitPatternTensor, expectSameTensor, pythonPeer } from '@harmonics/conformance';
 import { GrpcConsumer, GrpcProducer, GrpcServer } from '@harmonics/transport-grpc';
-
-const PYTHON = process.env.HARMONICS_PYTHON ?? resolve(__dirname, '../../../.tools/py/bin/python');
 
 // grpcio_large.py's LARGE, built here independently.
 const LARGE = (): Tensor[] => [bitPatternTensor([1024, 1024], 0x9e3779b1), bitPatternTensor([4096, 4096], 0x85ebca77)];
 
-interface Peer {
-  child: ChildProcess;
-  line(): Promise<string | undefined>;
-  stderr(): string;
-  exited: Promise<number | null>;
+interface Peer extends PythonPeer {
   work: string;
 }
 
 function peer(args: (work: string) => string[]): Peer {
-  if (!existsSync(PYTHON)) throw new Error(`no Python peer at ${PYTHON}: run scripts/setup-peers.sh (the README's test command does)`);
   const work = mkdtempSync(join(tmpdir(), 'harmonics-grpcio-large-'));
-  const child = spawn(PYTHON, [join(__dirname, 'fixtures/grpcio_large.py'), ...args(work)], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((r) => child.on('exit', r));
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-  return {
-    child,
-    work,
-    exited,
-    stderr: () => stderr,
-    line: async () => {
-      const r = await lines.next();
-      return r.done ? undefined : r.value;
-    },
-  };
+  return { ...pythonPeer(join(__dirname, 'fixtures/grpcio_large.py'), args(work)), work };
 }
 
-function stop(p: Peer): void {
-  p.child.kill();
+async function stop(p: Peer): Promise<void> {
+  await p.stop();
   rmSync(p.work, { recursive: true, force: true });
 }
 
@@ -65,7 +42,7 @@ it('a grpcio client pushes 4 MiB and 64 MiB tensors to our GrpcServer and pops t
     p.child.stdin!.write('go\n');
     expect({ line: await p.line(), code: await p.exited, stderr: p.stderr() }).toEqual({ line: 'ok 2', code: 0, stderr: '' });
   } finally {
-    stop(p);
+    await stop(p);
     await server.close({ timeoutMs: 0 });
   }
 }, 120_000);
@@ -89,8 +66,6 @@ it('our GrpcConsumer pushes 4 MiB and 64 MiB tensors to a grpcio server, and our
       await producer.close();
     }
   } finally {
-    p.child.stdin!.end();
-    await Promise.race([p.exited, new Promise((r) => setTimeout(r, 5000).unref())]);
-    stop(p);
+    await stop(p);
   }
 }, 120_000);

@@ -2,30 +2,13 @@
 // of 1 KiB, as client and as server (fixtures/websockets_burst.py). npm test
 // runs this with the fast paths on (source and dist passes: our framing, the
 // receive lane for the 1 KiB messages) and off.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { expectSameTensor } from '@harmonics/conformance';
+import { join } from 'node:path';
+import { type PythonPeer, expectSameTensor, pythonPeer } from '@harmonics/conformance';
 import { WebSocketConsumer, WebSocketProducer, WebSocketServer } from '@harmonics/transport-ws';
 import { fastReceived } from '../src/fast-receive';
 import { burstTensors, laneVisible } from './fixtures/burst';
 
-const PYTHON = process.env.HARMONICS_PYTHON ?? resolve(__dirname, '../../../.tools/py/bin/python');
-
-function start(args: string[]): { child: ChildProcess; line: () => Promise<string>; exited: Promise<number | null>; stderr: () => string } {
-  if (!existsSync(PYTHON)) throw new Error(`no Python peer at ${PYTHON}: run scripts/setup-peers.sh (the README's test command does)`);
-  const child = spawn(PYTHON, [join(__dirname, 'fixtures/websockets_burst.py'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-  return {
-    child,
-    line: async () => String((await lines.next()).value),
-    exited: new Promise((r) => child.on('exit', r)),
-    stderr: () => err,
-  };
-}
+const start = (args: string[]): PythonPeer => pythonPeer(join(__dirname, 'fixtures/websockets_burst.py'), args);
 
 it('Python websockets as client: 3 × 4 MiB and a burst of 10,000 × 1 KiB arrive bit-exact and go back byte-identical', async () => {
   const server = await WebSocketServer.listen();
@@ -47,7 +30,7 @@ it('Python websockets as client: 3 × 4 MiB and a burst of 10,000 × 1 KiB arriv
     expect(await producer.next()).toBeUndefined();
     if (laneVisible) expect(fastReceived.frames - laneBefore).toBeGreaterThanOrEqual(10_000);
   } finally {
-    peer.child.kill();
+    await peer.stop();
     await server.close({ closeConnections: true });
   }
 }, 120_000);
@@ -68,6 +51,6 @@ it('Python websockets as server: our consumer sends them in one burst, our produ
     expect({ code: await peer.exited, stderr: peer.stderr() }).toEqual({ code: 0, stderr: '' });
     if (laneVisible) expect(fastReceived.frames - laneBefore).toBeGreaterThanOrEqual(10_000);
   } finally {
-    peer.child.kill();
+    await peer.stop();
   }
 }, 120_000);
