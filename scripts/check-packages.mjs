@@ -60,6 +60,7 @@ for (const dir of readdirSync('packages').sort()) {
     failures++;
     console.error(`✗ ${pkg.name}: dependencies pinned to one version (use a range): ${pinned.join(', ')}`);
   }
-  if (failures === before) console.log(`✓ ${pkg.name}: publint and arethetypeswrong are clean; README links, manifest and LICENSE are complete; no pinned dependency`);
+  if (failures === before)
+    console.log(`✓ ${pkg.name}: publint and arethetypeswrong are clean; README links, manifest and LICENSE are complete; no pinned dependency`);
 }
 process.exit(failures ? 1 : 0);
