@@ -34,6 +34,13 @@ function distMappings() {
   return map;
 }
 
+// A test that times out while a socket, a grpc-js channel or a child process is
+// still open would keep jest alive after the run (it waits for open handles),
+// and CI would wait out its time limit. Exit once the results are written:
+// the timed-out test has failed already, and jest still prints which handles
+// were open when it forces the exit.
+const forceExit = true;
+
 module.exports = function jestConfig(packageDir, overrides = {}) {
   if (distPass) {
     return {
@@ -50,6 +57,7 @@ module.exports = function jestConfig(packageDir, overrides = {}) {
         '^@harmonics/([a-z-]+)$': path.join(__dirname, 'packages/$1/src/index.ts'),
       },
       testTimeout: 60000,
+      forceExit,
       ...overrides,
     };
   }
@@ -69,6 +77,7 @@ module.exports = function jestConfig(packageDir, overrides = {}) {
       '^@harmonics/([a-z-]+)$': path.join(__dirname, 'packages/$1/src/index.ts'),
     },
     testTimeout: 60000,
+    forceExit,
     ...overrides,
   };
 };
