@@ -10,4 +10,4 @@ export { runServerLimitCases } from './server-limits.js';
 export type { ServerLimitsTarget } from './server-limits.js';
 export { runClientLivenessCases } from './liveness.js';
 export type { ClientLivenessTarget } from './liveness.js';
-export { PYTHON, PYTHON_HELPERS, type PythonPeer, pythonPeer } from './peer.js';
+export { PYTHON, PYTHON_HELPERS, type PythonPeer, pythonPeer, requirePython } from './peer.js';

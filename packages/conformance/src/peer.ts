@@ -22,9 +22,14 @@ export interface PythonPeer {
   stop(): Promise<void>;
 }
 
-/** Run `script` with `args`; throws, saying how to set the peers up, when there is no interpreter. */
-export function pythonPeer(script: string, args: string[]): PythonPeer {
+/** Throw, saying how to set the peers up, when there is no interpreter: call it before starting what the peer talks to. */
+export function requirePython(): void {
   if (!existsSync(PYTHON)) throw new Error(`no Python peer at ${PYTHON}: run scripts/setup-peers.sh (the README's test command does)`);
+}
+
+/** Run `script` with `args` (see {@link requirePython}). */
+export function pythonPeer(script: string, args: string[]): PythonPeer {
+  requirePython();
   const env = { ...process.env, PYTHONPATH: [PYTHON_HELPERS, process.env.PYTHONPATH].filter(Boolean).join(':') };
   const child = spawn(PYTHON, [script, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env });
   let stderr = '';

@@ -6,7 +6,7 @@
 // windows, Buffer-like messages) and off.
 import { join } from 'node:path';
 import { type Tensor, tensor } from '@harmonics/core';
-import { type PythonPeer, bitPatternTensor, expectSameTensor, pythonPeer } from '@harmonics/conformance';
+import { type PythonPeer, bitPatternTensor, expectSameTensor, pythonPeer, requirePython } from '@harmonics/conformance';
 import { FlightConsumer, FlightProducer, TensorFlightServer } from '@harmonics/transport-flight';
 import { readAll } from './read-all';
 
@@ -28,6 +28,7 @@ function expectSameTensors(got: Tensor[], want: Tensor[]): void {
 const peer = (args: string[]): PythonPeer => pythonPeer(join(__dirname, 'fixtures/pyarrow_large.py'), args);
 
 it('pyarrow DoPuts a 4 MiB tensor, a 64 MiB tensor and a 2048-row batch to our server, and DoGets them back, bit-exact both ways', async () => {
+  requirePython(); // before the server: without a peer, nothing is left open
   const server = await TensorFlightServer.listen();
   const p = peer(['client', String(server.port)]);
   try {

@@ -1,16 +1,12 @@
 // pyarrow's Arrow Flight (C++ Flight underneath) against ours, both ways:
 // a pyarrow client against our TensorFlightServer, and our FlightProducer and
 // FlightConsumer against a pyarrow FlightServerBase (fixtures/pyarrow_peer.py).
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { resolve, join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import { type Tensor, tensor } from '@harmonics/core';
-import { expectSameTensor } from '@harmonics/conformance';
+import { type PythonPeer, expectSameTensor, pythonPeer, requirePython } from '@harmonics/conformance';
 import { FlightConsumer, FlightProducer, TensorFlightServer } from '@harmonics/transport-flight';
 import { readAll } from './read-all';
 
-const PYTHON = process.env.HARMONICS_PYTHON ?? resolve(__dirname, '../../../.tools/py/bin/python');
 const PEER = join(__dirname, 'fixtures/pyarrow_peer.py');
 
 /** The peer's f32(): 5 tensors of [3, 4]. */
@@ -32,23 +28,11 @@ function i64(): Tensor[] {
   return rows.map((r) => tensor('int64', [2, 2], new BigInt64Array(r)));
 }
 
-function peer(args: string[]): { child: ChildProcess; lines: AsyncIterator<string>; stderr: () => string; exited: Promise<number | null> } {
-  if (!existsSync(PYTHON)) {
-    throw new Error(`no Python peer at ${PYTHON}: run scripts/setup-peers.sh (the README's test command does)`);
-  }
-  const child = spawn(PYTHON, [PEER, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((r) => child.on('exit', r));
-  return { child, lines: createInterface({ input: child.stdout! })[Symbol.asyncIterator](), stderr: () => stderr, exited };
-}
-
-async function line(p: ReturnType<typeof peer>): Promise<string | undefined> {
-  const r = await p.lines.next();
-  return r.done ? undefined : r.value;
-}
+const peer = (args: string[]): PythonPeer => pythonPeer(PEER, args);
+const line = (p: PythonPeer): Promise<string | undefined> => p.line();
 
 it('a pyarrow client authenticates, DoPuts FixedShapeTensorArrays, describes them, and DoGets back what Node queued, bit-exact', async () => {
+  requirePython(); // before the server: without a peer, nothing is left open
   const server = await TensorFlightServer.listen({
     handshake: ({ username, password }) => (username === 'alice' && password === 'wonderland' ? 'tok-123' : undefined),
     verifyToken: (token) => token === 'tok-123',
@@ -75,13 +59,13 @@ it('a pyarrow client authenticates, DoPuts FixedShapeTensorArrays, describes the
     p.child.stdin!.write('go\n');
     expect({ line: await line(p), code: await p.exited, stderr: p.stderr() }).toEqual({ line: 'ok', code: 0, stderr: '' });
   } finally {
-    p.child.kill();
+    await p.stop();
     await server.close({ timeoutMs: 0 });
   }
 }, 60_000);
 
 describe('against a pyarrow FlightServerBase', () => {
-  let p: ReturnType<typeof peer>;
+  let p: PythonPeer;
   let port: number;
 
   beforeAll(async () => {
@@ -91,11 +75,7 @@ describe('against a pyarrow FlightServerBase', () => {
     port = Number(first!.split(' ')[1]);
   }, 30_000);
 
-  afterAll(async () => {
-    p.child.stdin!.end();
-    await Promise.race([p.exited, new Promise((r) => setTimeout(r, 5000).unref())]);
-    p.child.kill();
-  });
+  afterAll(() => p.stop());
 
   it('FlightProducer reads float32 and int64 tensor columns bit-exact, then ends', async () => {
     const a = await readAll(new FlightProducer('127.0.0.1', port, { stream: 'py-f32' }));

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Tensor } from '@harmonics/core';
-import { type PythonPeer, bitPatternTensor, expectSameTensor, pythonPeer } from '@harmonics/conformance';
+import { type PythonPeer, bitPatternTensor, expectSameTensor, pythonPeer, requirePython } from '@harmonics/conformance';
 import { GrpcConsumer, GrpcProducer, GrpcServer } from '@harmonics/transport-grpc';
 
 // grpcio_large.py's LARGE, built here independently.
@@ -29,6 +29,7 @@ async function stop(p: Peer): Promise<void> {
 const PROTO_DIR = resolve(__dirname, '..');
 
 it('a grpcio client pushes 4 MiB and 64 MiB tensors to our GrpcServer and pops them back, bit-exact both ways', async () => {
+  requirePython(); // before the server: without a peer, nothing is left open
   const server = await GrpcServer.listen({ endWithLastWriter: false });
   const p = peer((work) => ['client', String(server.port), PROTO_DIR, work]);
   try {

@@ -1,15 +1,11 @@
 // Another gRPC stack reads and writes our stream: Python grpcio, with stubs
 // compiled from harmonics.proto and its own record encoder (fixtures/grpcio_peer.py).
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { type Tensor, tensor } from '@harmonics/core';
-import { expectSameTensor } from '@harmonics/conformance';
+import { expectSameTensor, pythonPeer, requirePython } from '@harmonics/conformance';
 import { GrpcServer } from '@harmonics/transport-grpc';
-
-const PYTHON = process.env.HARMONICS_PYTHON ?? resolve(__dirname, '../../../.tools/py/bin/python');
 
 /** What grpcio_peer.py sends, built here independently. */
 function expected() {
@@ -26,31 +22,21 @@ function expected() {
 }
 
 it('a Python grpcio client pushes records and pops them back bit-exact; no magic gets PERMISSION_DENIED', async () => {
-  if (!existsSync(PYTHON)) {
-    throw new Error(`no Python peer at ${PYTHON}: run scripts/setup-peers.sh (the README's test command does)`);
-  }
+  requirePython(); // before the server: without a peer, nothing is left open
   const server = await GrpcServer.listen({ endWithLastWriter: false });
   const work = mkdtempSync(join(tmpdir(), 'harmonics-grpcio-'));
-  const child = spawn(PYTHON, [join(__dirname, 'fixtures/grpcio_peer.py'), String(server.port), resolve(__dirname, '..'), work], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((r) => child.on('exit', r));
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const peer = pythonPeer(join(__dirname, 'fixtures/grpcio_peer.py'), [String(server.port), resolve(__dirname, '..'), work]);
   try {
-    const first = await lines.next();
-    expect({ line: first.value, stderr }).toEqual({ line: 'pushed', stderr: '' });
+    expect({ line: await peer.line(), stderr: peer.stderr() }).toEqual({ line: 'pushed', stderr: '' });
     const want = expected();
     const got: (Tensor | undefined)[] = [];
     for (let i = 0; i < want.length; i++) got.push(await server.pop());
     want.forEach((t, i) => expectSameTensor(got[i], t));
     for (const t of got) await server.push(t!);
-    child.stdin.write('go\n');
-    const second = await lines.next();
-    expect({ line: second.value, code: await exited, stderr }).toEqual({ line: `ok ${want.length}`, code: 0, stderr: '' });
+    peer.child.stdin!.write('go\n');
+    expect({ line: await peer.line(), code: await peer.exited, stderr: peer.stderr() }).toEqual({ line: `ok ${want.length}`, code: 0, stderr: '' });
   } finally {
-    child.kill();
+    await peer.stop();
     await server.close({ timeoutMs: 0 });
     rmSync(work, { recursive: true, force: true });
   }

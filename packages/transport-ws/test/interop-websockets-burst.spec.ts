@@ -3,7 +3,7 @@
 // runs this with the fast paths on (source and dist passes: our framing, the
 // receive lane for the 1 KiB messages) and off.
 import { join } from 'node:path';
-import { type PythonPeer, expectSameTensor, pythonPeer } from '@harmonics/conformance';
+import { type PythonPeer, expectSameTensor, pythonPeer, requirePython } from '@harmonics/conformance';
 import { WebSocketConsumer, WebSocketProducer, WebSocketServer } from '@harmonics/transport-ws';
 import { fastReceived } from '../src/fast-receive';
 import { burstTensors, laneVisible } from './fixtures/burst';
@@ -11,6 +11,7 @@ import { burstTensors, laneVisible } from './fixtures/burst';
 const start = (args: string[]): PythonPeer => pythonPeer(join(__dirname, 'fixtures/websockets_burst.py'), args);
 
 it('Python websockets as client: 3 × 4 MiB and a burst of 10,000 × 1 KiB arrive bit-exact and go back byte-identical', async () => {
+  requirePython(); // before the server: without a peer, nothing is left open
   const server = await WebSocketServer.listen();
   const peer = start(['client', String(server.port)]);
   const laneBefore = fastReceived.frames;

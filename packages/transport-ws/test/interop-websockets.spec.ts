@@ -1,14 +1,10 @@
 // A second WebSocket implementation: Python `websockets`, as client and as
 // server, exchanging records with ours (fixtures/websockets_peer.py).
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import { type Tensor, tensor } from '@harmonics/core';
-import { expectSameTensor } from '@harmonics/conformance';
+import { type PythonPeer, expectSameTensor, pythonPeer, requirePython } from '@harmonics/conformance';
 import { WebSocketConsumer, WebSocketProducer, WebSocketServer } from '@harmonics/transport-ws';
 
-const PYTHON = process.env.HARMONICS_PYTHON ?? resolve(__dirname, '../../../.tools/py/bin/python');
 const PEER = join(__dirname, 'fixtures/websockets_peer.py');
 
 /** What websockets_peer.py sends, built here independently. */
@@ -34,21 +30,10 @@ function samples(): Tensor[] {
   ];
 }
 
-function start(args: string[]): { child: ChildProcess; line: () => Promise<string>; exited: Promise<number | null>; stderr: () => string } {
-  if (!existsSync(PYTHON)) throw new Error(`no Python peer at ${PYTHON}: run scripts/setup-peers.sh (the README's test command does)`);
-  const child = spawn(PYTHON, [PEER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-  return {
-    child,
-    line: async () => String((await lines.next()).value),
-    exited: new Promise((r) => child.on('exit', r)),
-    stderr: () => err,
-  };
-}
+const start = (args: string[]): PythonPeer => pythonPeer(PEER, args);
 
 it('Python websockets as client: its records decode to the expected tensors and ours come back byte-identical', async () => {
+  requirePython(); // before the server: without a peer, nothing is left open
   const server = await WebSocketServer.listen();
   const peer = start(['client', String(server.port)]);
   try {
@@ -65,7 +50,7 @@ it('Python websockets as client: its records decode to the expected tensors and 
     expect({ line: await peer.line(), code: await peer.exited, stderr: peer.stderr() }).toEqual({ line: 'ok 5', code: 0, stderr: '' });
     expect(await producer.next()).toBeUndefined(); // closed normally
   } finally {
-    peer.child.kill();
+    await peer.stop();
     await server.close({ closeConnections: true });
   }
 }, 60_000);
@@ -82,6 +67,6 @@ it('Python websockets as server: our consumer sends, our producer reads them bac
     expect(await producer.next()).toBeUndefined();
     expect({ line: await peer.line(), code: await peer.exited, stderr: peer.stderr() }).toEqual({ line: 'ok 5', code: 0, stderr: '' });
   } finally {
-    peer.child.kill();
+    await peer.stop();
   }
 }, 60_000);
