@@ -2,7 +2,7 @@
 // that talks to the test over its stdin and stdout lines.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { delimiter, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 
 /** The interpreter: HARMONICS_PYTHON, else the repository's .tools/py venv. */
@@ -30,7 +30,7 @@ export function requirePython(): void {
 /** Run `script` with `args` (see {@link requirePython}). */
 export function pythonPeer(script: string, args: string[]): PythonPeer {
   requirePython();
-  const env = { ...process.env, PYTHONPATH: [PYTHON_HELPERS, process.env.PYTHONPATH].filter(Boolean).join(':') };
+  const env = { ...process.env, PYTHONPATH: [PYTHON_HELPERS, process.env.PYTHONPATH].filter(Boolean).join(delimiter) };
   const child = spawn(PYTHON, [script, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));

@@ -237,7 +237,7 @@ export function versionInRange(version: string, [from, below]: readonly [string,
 
 /** Whether the installed copy of one dependency may carry fast paths: read once, when the package using it loads. */
 export interface VersionGate {
-  readonly name: string;
+  readonly name: keyof typeof FAST_PATH_TESTED;
   /** The installed version, or undefined when its package.json could not be read. */
   readonly version: string | undefined;
   /** Whether `version` lies in the tested range ({@link FAST_PATH_TESTED}). */
@@ -279,7 +279,7 @@ export function fastPathsOn(option: boolean | undefined, gate: VersionGate): boo
   const env = fastPathsEnv();
   if (!(option ?? env !== 'off')) return false;
   if (gate.tested || env === 'force') return true;
-  const [from, below] = FAST_PATH_TESTED[gate.name as keyof typeof FAST_PATH_TESTED];
+  const [from, below] = FAST_PATH_TESTED[gate.name];
   debugOnce(
     `untested:${gate.name}`,
     `${gate.name} ${gate.version ?? '(version unknown)'} is outside the range the fast paths were tested with (>=${from} <${below}): ` +

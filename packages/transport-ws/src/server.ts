@@ -156,6 +156,8 @@ export class WebSocketServer implements AsyncIterable<IncomingWebSocket>, Listen
   private readonly queue: AcceptQueue<IncomingWebSocket>;
   private readonly handedOut = new Set<WebSocket>();
   private closed = false;
+  /** The fast-path switch, read once (as the grpc and flight servers read it). */
+  private readonly fast: boolean;
 
   private constructor(
     private readonly wss: WsServer,
@@ -164,6 +166,7 @@ export class WebSocketServer implements AsyncIterable<IncomingWebSocket>, Listen
     private readonly options: WebSocketServerOptions,
   ) {
     this.queue = new AcceptQueue('the WebSocket server', options.maxPending ?? 128);
+    this.fast = fastPathsOn(options.fastPaths, GATE);
     wss.on('connection', (ws: WebSocket, req: IncomingMessage) => this.onConnection(ws, req));
   }
 
@@ -233,7 +236,7 @@ export class WebSocketServer implements AsyncIterable<IncomingWebSocket>, Listen
     const c = new IncomingWebSocket(
       ws,
       req,
-      nodeSocketAdapter(ws, where, keepAliveOf(this.options), fastPathsOn(this.options.fastPaths, GATE)),
+      nodeSocketAdapter(ws, where, keepAliveOf(this.options), this.fast),
       this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     );
     const outcome = this.queue.offer(c);

@@ -3,14 +3,13 @@
 // echoes what a Node WebSocketServer sends. npm test runs this with the fast
 // paths on (source and dist passes: our framing to the page, the receive lane
 // for what it sends back) and off.
-import { join } from 'node:path';
-import { build } from 'esbuild';
 import type { Tensor } from '@harmonics/core';
 import { expectSameTensor } from '@harmonics/conformance';
 import { WebSocketServer } from '@harmonics/transport-ws';
-import { launchChromium, pageServer } from './fixtures/chromium';
+import { bundlePage, launchChromium, pageServer } from './fixtures/chromium';
 import { fastReceived } from '../src/fast-receive';
 import { burstTensors, laneVisible } from './fixtures/burst';
+import { acceptPair } from './fixtures/accept';
 
 /** echo-page.ts's hash of what it decoded, computed here over what we sent. */
 function fnvOf(tensors: Tensor[]): string {
@@ -26,16 +25,8 @@ function fnvOf(tensors: Tensor[]): string {
 }
 
 it('Chromium echoes 3 × 4 MiB and a burst of 10,000 × 1 KiB: it decodes them bit-exact and they come back bit-exact, in order', async () => {
-  const bundle = await build({
-    entryPoints: [join(__dirname, 'fixtures/echo-page.ts')],
-    bundle: true,
-    write: false,
-    format: 'esm',
-    platform: 'browser',
-    absWorkingDir: join(__dirname, '..'),
-    tsconfigRaw: '{}',
-  });
-  const { http, port } = await pageServer(bundle.outputFiles[0].text);
+  const { code } = await bundlePage('echo-page.ts');
+  const { http, port } = await pageServer(code);
   const server = await WebSocketServer.listen({ server: http });
   const browser = await launchChromium();
   try {
@@ -43,9 +34,7 @@ it('Chromium echoes 3 × 4 MiB and a burst of 10,000 × 1 KiB: it decodes them b
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));
     await page.goto(`http://127.0.0.1:${port}/`);
-    const first = await server.accept();
-    const second = await server.accept();
-    const [down, up] = first.request.url === '/down' ? [first, second] : [second, first];
+    const [down, up] = await acceptPair(server, '/down');
     const toPage = down.consumer();
     const fromPage = up.producer();
     const want = burstTensors();

@@ -5,13 +5,11 @@
 // forward each call to them as it comes, overlapping calls and aborts
 // included. The other end is a Node WebSocketServer.
 import type { Server } from 'node:http';
-import { join } from 'node:path';
-import { build } from 'esbuild';
 import type { Browser, Page } from 'playwright-core';
 import { runClientLivenessCases, runTransportSuite } from '@harmonics/conformance';
 import { type AbortOptions, type Consumer, HarmonicsError, type Producer, type Tensor, decodeTensor, encodeTensor } from '@harmonics/core';
 import { WebSocketServer } from '@harmonics/transport-ws';
-import { launchChromium, pageServer } from './fixtures/chromium';
+import { bundlePage, launchChromium, pageServer } from './fixtures/chromium';
 
 type Outcome = { ok: true; record?: string; end?: boolean } | { ok: false; code?: string; message: string };
 interface Bridge {
@@ -117,16 +115,7 @@ async function open(
 }
 
 beforeAll(async () => {
-  const bundle = await build({
-    entryPoints: [join(__dirname, 'fixtures/conformance-page.ts')],
-    bundle: true,
-    write: false,
-    format: 'esm',
-    platform: 'browser',
-    absWorkingDir: join(__dirname, '..'),
-    tsconfigRaw: '{}', // resolve packages as an application would: the browser entry of the built dist
-  });
-  const code = bundle.outputFiles[0].text;
+  const { code } = await bundlePage('conformance-page.ts');
   let port: number;
   ({ http, port } = await pageServer(code));
   origin = `http://127.0.0.1:${port}`;

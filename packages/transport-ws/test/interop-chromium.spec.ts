@@ -1,29 +1,17 @@
 // A real browser: headless Chromium (Debian's) loads a page bundled from the
 // package's browser entry, receives tensors from a Node WebSocketServer,
 // computes, and sends the results back.
-import { join } from 'node:path';
-import { build } from 'esbuild';
-import { launchChromium, pageServer } from './fixtures/chromium';
+import { bundlePage, launchChromium, pageServer } from './fixtures/chromium';
 import { tensor } from '@harmonics/core';
 import { expectSameTensor } from '@harmonics/conformance';
 import { WebSocketServer } from '@harmonics/transport-ws';
+import { acceptPair } from './fixtures/accept';
 
 it('Chromium receives float32 and int64 tensors, computes, and pushes the results back; the page holds no ws code', async () => {
   // Bundled the way an application would, through the package's export map (browser condition, built dist).
-  const bundle = await build({
-    entryPoints: [join(__dirname, 'fixtures/page.ts')],
-    bundle: true,
-    write: false,
-    format: 'esm',
-    platform: 'browser',
-    metafile: true,
-    absWorkingDir: join(__dirname, '..'),
-    tsconfigRaw: '{}', // resolve packages as an application would, not through our tsconfig paths
-  });
-  const inputs = Object.keys(bundle.metafile!.inputs);
+  const { code, inputs } = await bundlePage('page.ts');
   expect(inputs.filter((p) => /(^|\/)ws\/|node-adapter|bufferutil|node:/.test(p))).toEqual([]);
   expect(inputs).toContain('dist/browser.js'); // the browser entry, through the export map
-  const code = bundle.outputFiles[0].text;
 
   const { http, port } = await pageServer(code);
   const server = await WebSocketServer.listen({ server: http });
@@ -34,9 +22,7 @@ it('Chromium receives float32 and int64 tensors, computes, and pushes the result
     page.on('pageerror', (e) => errors.push(String(e)));
     await page.goto(`http://127.0.0.1:${port}/`);
     // The page opens /down (to read) and then /up (to write).
-    const first = await server.accept();
-    const second = await server.accept();
-    const [down, up] = first.request.url === '/down' ? [first, second] : [second, first];
+    const [down, up] = await acceptPair(server, '/down');
     expect([down.request.url, up.request.url]).toEqual(['/down', '/up']);
     const toPage = down.consumer();
     const fromPage = up.producer();

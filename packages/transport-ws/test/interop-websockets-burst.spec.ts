@@ -7,6 +7,7 @@ import { type PythonPeer, expectSameTensor, pythonPeer, requirePython } from '@h
 import { WebSocketConsumer, WebSocketProducer, WebSocketServer } from '@harmonics/transport-ws';
 import { fastReceived } from '../src/fast-receive';
 import { burstTensors, laneVisible } from './fixtures/burst';
+import { acceptPair } from './fixtures/accept';
 
 const start = (args: string[]): PythonPeer => pythonPeer(join(__dirname, 'fixtures/websockets_burst.py'), args);
 
@@ -16,9 +17,7 @@ it('Python websockets as client: 3 × 4 MiB and a burst of 10,000 × 1 KiB arriv
   const peer = start(['client', String(server.port)]);
   const laneBefore = fastReceived.frames;
   try {
-    const first = await server.accept();
-    const second = await server.accept();
-    const [inbound, outbound] = first.request.url === '/in' ? [first, second] : [second, first];
+    const [inbound, outbound] = await acceptPair(server, '/in');
     const producer = inbound.producer();
     const consumer = outbound.consumer();
     const want = burstTensors();

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { type Tensor, tensor } from '@harmonics/core';
 import { type PythonPeer, expectSameTensor, pythonPeer, requirePython } from '@harmonics/conformance';
 import { WebSocketConsumer, WebSocketProducer, WebSocketServer } from '@harmonics/transport-ws';
+import { acceptPair } from './fixtures/accept';
 
 const PEER = join(__dirname, 'fixtures/websockets_peer.py');
 
@@ -37,9 +38,7 @@ it('Python websockets as client: its records decode to the expected tensors and 
   const server = await WebSocketServer.listen();
   const peer = start(['client', String(server.port)]);
   try {
-    const first = await server.accept();
-    const second = await server.accept();
-    const [inbound, outbound] = first.request.url === '/in' ? [first, second] : [second, first];
+    const [inbound, outbound] = await acceptPair(server, '/in');
     const producer = inbound.producer();
     const consumer = outbound.consumer();
     for (const want of samples()) {
