@@ -6,22 +6,24 @@
 
 /** Something a message can be posted to, with a transfer list. */
 export interface PostTarget {
-  postMessage(message: unknown, transfer?: readonly unknown[]): void;
+  postMessage(message: unknown, transfer?: any[]): void; // eslint-disable-line @typescript-eslint/no-explicit-any -- Transferable[] in browsers, TransferListItem[] in Node
 }
 
+/* eslint-disable @typescript-eslint/no-explicit-any -- listener types of Node's and the DOM's event APIs, taken structurally */
 /** Node's style: an EventEmitter (`worker_threads` ports and workers). */
-interface EmitterLike {
-  on(event: string, listener: (...args: never[]) => void): unknown;
-  off?(event: string, listener: (...args: never[]) => void): unknown;
-  removeListener?(event: string, listener: (...args: never[]) => void): unknown;
+export interface EmitterLike {
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  off?(event: string, listener: (...args: any[]) => void): unknown;
+  removeListener?(event: string, listener: (...args: any[]) => void): unknown;
 }
 
 /** The browser's style: an EventTarget (`MessagePort`, `Worker`, a worker's global scope). */
-interface EventTargetLike {
-  addEventListener(type: string, listener: (event: never) => void): void;
-  removeEventListener(type: string, listener: (event: never) => void): void;
+export interface EventTargetLike {
+  addEventListener(type: string, listener: (event: any) => void): void;
+  removeEventListener(type: string, listener: (event: any) => void): void;
   start?(): void;
 }
+/* eslint-enable @typescript-eslint/no-explicit-any */
 
 /**
  * An endpoint of a channel between threads: a `MessagePort`, a `Worker`, a

@@ -6,7 +6,7 @@ export { PortConsumer } from './port-consumer.js';
 export type { PortConsumerOptions } from './port-consumer.js';
 export { PortProducer } from './port-producer.js';
 export type { PortProducerOptions } from './port-producer.js';
-export type { Endpoint, PostTarget } from './endpoint.js';
+export type { EmitterLike, Endpoint, EventTargetLike, PostTarget } from './endpoint.js';
 export { DEFAULT_WINDOW_BYTES, MESSAGE_OVERHEAD_BYTES } from './protocol.js';
 export { createRing } from './ring.js';
 export type { RingOptions } from './ring.js';

@@ -60,7 +60,7 @@ export function costOf(t: Tensor): number {
  */
 export function transferable(data: TypedArray): boolean {
   const buffer = data.buffer as ArrayBuffer & { resizable?: boolean };
-  if (typeof SharedArrayBuffer !== 'undefined' && buffer instanceof SharedArrayBuffer) return false;
-  if (!(buffer instanceof ArrayBuffer) || buffer.resizable === true) return false;
+  // By tag, not instanceof: the buffer may come from another realm (an iframe, a vm context).
+  if (Object.prototype.toString.call(buffer) !== '[object ArrayBuffer]' || buffer.resizable === true) return false;
   return data.byteOffset === 0 && data.byteLength === buffer.byteLength && buffer.byteLength > 0;
 }

@@ -69,7 +69,7 @@ export function openRing(
   buffer: unknown,
   role: typeof WRITER_ATTACHED | typeof READER_ATTACHED,
 ): { control: Int32Array; data: Uint8Array; capacity: number } {
-  const isShared = typeof SharedArrayBuffer !== 'undefined' && buffer instanceof SharedArrayBuffer;
+  const isShared = Object.prototype.toString.call(buffer) === '[object SharedArrayBuffer]';
   if (!isShared || (buffer as SharedArrayBuffer).byteLength < CONTROL_BYTES + MIN_CAPACITY) {
     throw invalidArgument('not a ring: pass the SharedArrayBuffer that createRing() returned');
   }

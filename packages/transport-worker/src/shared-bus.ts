@@ -85,7 +85,7 @@ export class SharedBus {
 
   /** A new reader's end: post it to a worker and wrap it in a {@link PortProducer} there. */
   readerPort(): Endpoint {
-    if (this.closed) throw closedError('this SharedBus');
+    if (this.closed && this.queue.length === 0) throw closedError('this SharedBus');
     const { port1, port2 } = newChannel();
     const consumer = new PortConsumer(port1, { channel: this.channel });
     this.readers.add(consumer);
