@@ -23,6 +23,14 @@ const checks = [
 if (existsSync('packages/bus/package.json')) {
   checks.push({ name: '@harmonics/bus', entry: `export * from '@harmonics/bus';`, budget: 8 * 1024 });
 }
+if (existsSync('packages/transport-worker/package.json')) {
+  checks.push({
+    name: '@harmonics/transport-worker',
+    entry: `export * from '@harmonics/transport-worker';`,
+    allowed: /^packages\/(core|transport-worker)\/dist\//,
+    budget: 32 * 1024,
+  });
+}
 if (existsSync('packages/url/package.json')) {
   // url in a browser, with the ws transport passed in (its browser build: no `ws`, no Node built-ins).
   checks.push({
@@ -50,7 +58,7 @@ for (const check of checks) {
       metafile: true,
       tsconfigRaw: '{}', // resolve through package.json exports, not a tsconfig's source paths
       logLevel: 'silent',
-      alias: { '@harmonics/bus': './packages/bus' },
+      alias: { '@harmonics/bus': './packages/bus', '@harmonics/transport-worker': './packages/transport-worker' },
     });
     out = result;
   } catch (err) {

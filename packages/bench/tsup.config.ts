@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/cli.ts', 'src/load.ts', 'src/peer.ts', 'src/grpc-peer.ts', 'src/ws-peer.ts', 'src/flight-peer.ts'],
+  entry: ['src/cli.ts', 'src/load.ts', 'src/peer.ts', 'src/grpc-peer.ts', 'src/ws-peer.ts', 'src/flight-peer.ts', 'src/worker-peer.ts'],
   format: ['esm'],
   platform: 'node',
   target: 'node20',

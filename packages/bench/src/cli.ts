@@ -6,6 +6,7 @@ import { fileCases } from './file.js';
 import { flightCases } from './flight.js';
 import { grpcCases } from './grpc.js';
 import { netCases } from './net.js';
+import { workerCases } from './worker.js';
 import { wsCases } from './ws.js';
 import { type BenchRow, type Case, printHeader, printRow, runCase } from './harness.js';
 
@@ -17,7 +18,7 @@ function arg(name: string): string | undefined {
 async function main(): Promise<void> {
   const only = arg('--only');
   const json = arg('--json');
-  const groups: (() => Case[] | Promise<Case[]>)[] = [codecCases, busCases, fileCases, netCases, grpcCases, wsCases, flightCases];
+  const groups: (() => Case[] | Promise<Case[]>)[] = [codecCases, busCases, fileCases, netCases, grpcCases, wsCases, flightCases, workerCases];
   const rows: BenchRow[] = [];
   console.log(`Harmonics bench — node ${process.version}, medians of alternating runs; ratio = harmonics / baseline (higher is better)`);
   printHeader();

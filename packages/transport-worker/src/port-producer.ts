@@ -9,7 +9,7 @@ export interface PortProducerOptions {
    * Credit window: bytes (data plus about 1 KiB a message) the writer may
    * have sent beyond what `next()` has returned. The writer's `push()` waits
    * beyond it, so a reader that stops reading holds at most this much (plus
-   * one tensor). Default 16 MiB.
+   * one tensor). Default 64 MiB.
    */
   windowBytes?: number;
   /** The channel's name, when one endpoint carries several channels. Both ends must agree. Default `'harmonics'`. */

@@ -20,7 +20,7 @@ export const DEFAULT_CHANNEL = 'harmonics';
 export const MESSAGE_OVERHEAD_BYTES = 1024;
 
 /** Default credit window: bytes the writer may send beyond what the reader has taken. */
-export const DEFAULT_WINDOW_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_WINDOW_BYTES = 64 * 1024 * 1024;
 
 export interface CreditMessage {
   h: string;

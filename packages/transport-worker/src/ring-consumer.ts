@@ -2,7 +2,19 @@ import { BaseConsumer, type AbortOptions, DEFAULT_MAX_MESSAGE_BYTES, HarmonicsEr
 import { abortError, checkPositive, checkTensorData, closedError, noop, tooLargeError, writeRecordHeader } from '@harmonics/internal';
 import { recordHeaderLength } from '@harmonics/core';
 import { type Endpoint, type PeerGone, goneText, listen } from './endpoint.js';
-import { HEAD, READER_CLOSED, READER_WAITING, STATE, TAIL, WRITER_ATTACHED, WRITER_CLOSED, WRITER_WAITING, openRing, waitChange } from './ring.js';
+import {
+  HEAD,
+  READER_CLOSED,
+  READER_WAITING,
+  STATE,
+  TAIL,
+  WRITER_ATTACHED,
+  WRITER_CLOSED,
+  WRITER_WAITING,
+  openRing,
+  spinFor,
+  waitChange,
+} from './ring.js';
 
 /** Options of {@link RingConsumer}. */
 export interface RingConsumerOptions {
@@ -29,7 +41,11 @@ export class RingConsumer extends BaseConsumer {
   private readonly capacity: number;
   private readonly mask: number;
   private readonly maxMessageBytes: number;
-  private readonly scratch = new Uint8Array(4 + recordHeaderLength(32));
+  private readonly scratch = new Uint8Array(8 + 7 + recordHeaderLength(32));
+  /** Where the record after the ones being written will start. */
+  private nextHead = 0;
+  /** The reader's position when last looked at (it only moves forward). */
+  private tailSeen = 0;
   private readonly closing = new AbortController();
   private writing: Promise<void> | undefined;
   private closed = false;
@@ -55,29 +71,37 @@ export class RingConsumer extends BaseConsumer {
     if (this.closed) return Promise.reject(closedError('this RingConsumer'));
     if (this.failure) return Promise.reject(this.failure);
     if (options?.signal?.aborted) return Promise.reject(abortError(options.signal, 'push()'));
+    // STATE sits on a cache line of its own that changes only at close: reading it costs next to nothing.
     if ((Atomics.load(this.control, STATE) & READER_CLOSED) !== 0) return Promise.reject(readerClosed());
     let headerEnd: number;
+    let head = Atomics.load(this.control, HEAD);
     try {
       const info = checkTensorData(t);
-      const record = recordHeaderLength(t.shape.length) + t.data.byteLength;
+      const headerLength = recordHeaderLength(t.shape.length);
+      const record = headerLength + t.data.byteLength;
       if (record > this.maxMessageBytes) throw tooLargeError('tensor record', record, this.maxMessageBytes);
       if (record > 0xffffffff) throw tooLargeError('tensor record', record, 0xffffffff);
+      // Pad so that the data lands 8-byte aligned in the ring (when this record
+      // starts at `head`): aligned copies into and out of shared memory are
+      // several times faster than unaligned ones.
+      if (this.writing !== undefined) head = this.nextHead;
+      const pad = (8 - ((head + 8 + headerLength) & 7)) & 7;
       const s = this.scratch;
-      s[0] = record & 0xff;
-      s[1] = (record >>> 8) & 0xff;
-      s[2] = (record >>> 16) & 0xff;
-      s[3] = (record >>> 24) & 0xff;
-      headerEnd = writeRecordHeader(t, info, s, 4);
+      writeU32(s, 0, record);
+      writeU32(s, 4, pad);
+      s.fill(0, 8, 8 + pad);
+      headerEnd = writeRecordHeader(t, info, s, 8 + pad);
     } catch (err) {
       return Promise.reject(err);
     }
     const body = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
     const total = headerEnd + body.length;
     // The fast path: no write in progress and room for the whole record.
+    this.nextHead = (head + total) | 0;
     if (this.writing === undefined) {
-      const head = Atomics.load(this.control, HEAD);
-      const used = (head - Atomics.load(this.control, TAIL)) >>> 0;
-      if (this.capacity - used >= total) {
+      // The reader's position is looked up only when the one seen last leaves too little room.
+      if (this.capacity - ((head - this.tailSeen) >>> 0) < total) this.refreshTail();
+      if (this.capacity - ((head - this.tailSeen) >>> 0) >= total) {
         let at = this.copyIn(this.scratch, 0, headerEnd, head);
         at = this.copyIn(body, 0, body.length, at);
         this.publish(at);
@@ -107,6 +131,10 @@ export class RingConsumer extends BaseConsumer {
     return (pos + n) | 0;
   }
 
+  private refreshTail(): void {
+    this.tailSeen = Atomics.load(this.control, TAIL);
+  }
+
   private publish(head: number): void {
     Atomics.store(this.control, HEAD, head);
     if (Atomics.load(this.control, READER_WAITING) !== 0) Atomics.notify(this.control, HEAD);
@@ -127,6 +155,7 @@ export class RingConsumer extends BaseConsumer {
         if (!started && signal?.aborted) throw abortError(signal, 'push()');
         const head = Atomics.load(this.control, HEAD);
         const tail = Atomics.load(this.control, TAIL);
+        this.tailSeen = tail;
         const free = this.capacity - ((head - tail) >>> 0);
         if (free > 0) {
           const n = Math.min(free, src.length - done);
@@ -135,6 +164,7 @@ export class RingConsumer extends BaseConsumer {
           started = true;
           continue;
         }
+        if (spinFor(this.control, TAIL, tail)) continue;
         Atomics.store(this.control, WRITER_WAITING, 1);
         if (Atomics.load(this.control, TAIL) === tail) await waitChange(this.control, TAIL, tail, this.closing.signal);
         Atomics.store(this.control, WRITER_WAITING, 0);
@@ -154,6 +184,13 @@ export class RingConsumer extends BaseConsumer {
     Atomics.or(this.control, STATE, WRITER_CLOSED);
     Atomics.notify(this.control, HEAD);
   }
+}
+
+function writeU32(out: Uint8Array, at: number, v: number): void {
+  out[at] = v & 0xff;
+  out[at + 1] = (v >>> 8) & 0xff;
+  out[at + 2] = (v >>> 16) & 0xff;
+  out[at + 3] = (v >>> 24) & 0xff;
 }
 
 function readerClosed(): HarmonicsError {

@@ -10,7 +10,19 @@ import {
   tooLargeError,
 } from '@harmonics/internal';
 import { type Endpoint, type PeerGone, goneText, listen } from './endpoint.js';
-import { HEAD, READER_ATTACHED, READER_CLOSED, READER_WAITING, STATE, TAIL, WRITER_CLOSED, WRITER_WAITING, openRing, waitChange } from './ring.js';
+import {
+  HEAD,
+  READER_ATTACHED,
+  READER_CLOSED,
+  READER_WAITING,
+  STATE,
+  TAIL,
+  WRITER_CLOSED,
+  WRITER_WAITING,
+  openRing,
+  spinFor,
+  waitChange,
+} from './ring.js';
 
 /** Options of {@link RingProducer}. */
 export interface RingProducerOptions {
@@ -50,6 +62,10 @@ export class RingProducer extends BaseProducer {
   private readonly headerScratch = new Uint8Array(MAX_HEADER);
   private readonly closing = new AbortController();
   private partial: Partial | undefined;
+  /** TAIL: moved by this side only. */
+  private tail = 0;
+  /** HEAD when last looked at. */
+  private headSeen = 0;
   private closed = false;
   private failure: HarmonicsError | undefined;
   private lost: HarmonicsError | undefined;
@@ -75,6 +91,11 @@ export class RingProducer extends BaseProducer {
     return this.ring[pos & this.mask]!;
   }
 
+  /** The u32 (little-endian) at ring position `pos`. */
+  private u32At(pos: number): number {
+    return (this.byteAt(pos) | (this.byteAt(pos + 1) << 8) | (this.byteAt(pos + 2) << 16) | (this.byteAt(pos + 3) << 24)) >>> 0;
+  }
+
   /** Copy `n` bytes at ring position `pos` into `out[at…]`, wrapping. */
   private copyOut(pos: number, n: number, out: Uint8Array, at: number): void {
     if (n === 0) return;
@@ -84,7 +105,13 @@ export class RingProducer extends BaseProducer {
     if (first < n) out.set(this.ring.subarray(0, n - first), at + first);
   }
 
+  private refreshHead(): number {
+    this.headSeen = Atomics.load(this.control, HEAD);
+    return (this.headSeen - this.tail) >>> 0;
+  }
+
   private advance(tail: number): void {
+    this.tail = tail;
     Atomics.store(this.control, TAIL, tail);
     if (Atomics.load(this.control, WRITER_WAITING) !== 0) Atomics.notify(this.control, TAIL);
   }
@@ -95,19 +122,26 @@ export class RingProducer extends BaseProducer {
    * @throws HarmonicsError on a corrupt record.
    */
   private step(): Tensor | undefined {
-    let tail = Atomics.load(this.control, TAIL);
-    let avail = (Atomics.load(this.control, HEAD) - tail) >>> 0;
+    // Only this side moves TAIL; HEAD is looked up only when what was seen of it is used up.
+    let tail = this.tail;
+    let avail = (this.headSeen - tail) >>> 0;
+    if (avail < 8 || this.partial !== undefined) avail = this.refreshHead();
     if (this.partial === undefined) {
-      if (avail < 4) return undefined;
-      const length = (this.byteAt(tail) | (this.byteAt(tail + 1) << 8) | (this.byteAt(tail + 2) << 16) | (this.byteAt(tail + 3) << 24)) >>> 0;
+      if (avail < 8) return undefined;
+      const length = this.u32At(tail);
+      const pad = this.u32At(tail + 4);
+      if (avail < 8 + pad + length) avail = this.refreshHead();
       if (length > this.maxMessageBytes) throw tooLargeError(`record in the ring`, length, this.maxMessageBytes);
-      const headerBytes = Math.min(avail - 4, MAX_HEADER, length);
+      if (pad > 7) throw corrupt(`its padding is ${pad} bytes; at most 7 are written`);
+      const skip = 8 + pad;
+      if (avail < skip) return undefined;
+      const headerBytes = Math.min(avail - skip, MAX_HEADER, length);
       // The header, where it lies when it does not wrap, else through a small scratch.
-      const hStart = (tail + 4) & this.mask;
+      const hStart = (tail + skip) & this.mask;
       let source = this.ring;
       let offset = hStart;
       if (hStart + headerBytes > this.capacity) {
-        this.copyOut(tail + 4, headerBytes, this.headerScratch, 0);
+        this.copyOut(tail + skip, headerBytes, this.headerScratch, 0);
         source = this.headerScratch;
         offset = 0;
       }
@@ -120,8 +154,8 @@ export class RingProducer extends BaseProducer {
         throw corrupt(`its length prefix says ${length} bytes but its header describes ${parsed.headerLength + parsed.byteLength}`);
       }
       const { bytes, data } = allocRecordData(parsed);
-      tail = (tail + 4 + parsed.headerLength) | 0;
-      avail -= 4 + parsed.headerLength;
+      tail = (tail + skip + parsed.headerLength) | 0;
+      avail -= skip + parsed.headerLength;
       if (avail >= parsed.byteLength) {
         this.copyOut(tail, parsed.byteLength, bytes, 0);
         this.advance((tail + parsed.byteLength) | 0);
@@ -171,6 +205,7 @@ export class RingProducer extends BaseProducer {
         return undefined;
       }
       if (this.lost) throw this.lost;
+      if (spinFor(this.control, HEAD, head)) continue;
       Atomics.store(this.control, READER_WAITING, 1);
       if (Atomics.load(this.control, HEAD) === head) await this.waitOrAbort(head, signal);
       Atomics.store(this.control, READER_WAITING, 0);

@@ -1,24 +1,25 @@
 // A single-producer single-consumer ring of wire-format records over a
 // SharedArrayBuffer (README "Shared-memory ring").
 //
-// Layout: a 256-byte control block of Int32 slots, each on its own 64-byte
-// line, then `capacity` bytes of data (a power of two). HEAD and TAIL count
+// Layout: a 256-byte control block of Int32 slots, HEAD, TAIL, STATE and the
+// two waiting flags each on its own 64-byte cache line, then `capacity` bytes of data (a power of two). HEAD and TAIL count
 // bytes written and read, modulo 2^32; the ring holds HEAD - TAIL bytes. The
-// data is a byte stream of length-prefixed records (u32 little-endian length,
-// then the record, as on a socket), so a record larger than the ring goes
-// through it in pieces.
+// data is a byte stream of entries: u32 little-endian record length, u32
+// padding (0-7), that many zero bytes, then the record in the wire format. The
+// padding puts each record's data 8-byte aligned in the ring. A record larger
+// than the ring goes through it in pieces.
 import { HarmonicsError } from '@harmonics/core';
 import { invalidArgument } from '@harmonics/internal';
 
 export const HEAD = 0;
 export const TAIL = 16;
 export const STATE = 32;
+export const MAGIC = 36;
+export const CAPACITY = 37;
 /** The reader sleeps on HEAD: the writer notifies it. */
-export const READER_WAITING = 40;
+export const READER_WAITING = 48;
 /** The writer sleeps on TAIL: the reader notifies it. */
-export const WRITER_WAITING = 44;
-export const MAGIC = 48;
-export const CAPACITY = 52;
+export const WRITER_WAITING = 56;
 export const CONTROL_BYTES = 256;
 
 export const WRITER_ATTACHED = 1;
@@ -95,6 +96,21 @@ export function openRing(
 
 type WaitAsync = (i32: Int32Array, index: number, value: number, timeout?: number) => { async: boolean; value: Promise<string> | string };
 const waitAsync = (Atomics as unknown as { waitAsync?: WaitAsync }).waitAsync;
+
+/**
+ * Look at `control[index]` up to this many times before going to sleep on it.
+ * A side that finds the ring empty (or full) usually has the other side a
+ * fraction of a microsecond behind: a few microseconds of looking spare both
+ * a sleep and the other side's wake-up call (a futex wake, about 2 µs), which
+ * would otherwise be paid for every record when the reader keeps up.
+ */
+export const SPIN_CHECKS = 2000;
+
+/** Whether `control[index]` moved from `observed` within {@link SPIN_CHECKS} looks. */
+export function spinFor(control: Int32Array, index: number, observed: number): boolean {
+  for (let i = 0; i < SPIN_CHECKS; i++) if (Atomics.load(control, index) !== observed) return true;
+  return false;
+}
 
 /** How often a waiting side looks at the ring anyway (closing, aborts, a peer that died), ms. */
 export const POLL_MS = 200;

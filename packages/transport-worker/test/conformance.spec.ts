@@ -79,11 +79,17 @@ class Transferring implements Consumer {
 }
 
 const common = { peerLoss: true, peerLossCodes: ['ERR_CONNECTION_LOST'] };
+const MiB = 1024 * 1024;
+// What a stalled reader lets pile up: each port hop holds up to its reader's
+// credit window (64 MiB by default) plus one tensor; a ring holds its capacity
+// (256 KiB here); the relay holds one tensor.
+const portPort = { ...common, backpressure: { maxBufferedBytes: 2 * 64 * MiB + 2 * MiB } };
+const ringPort = { ...common, backpressure: { maxBufferedBytes: 64 * MiB + 2 * MiB } };
 
 runTransportSuite({
   name: 'PortConsumer (copy) → worker → PortProducer',
   setup: (o) => relayPair('port', 'port', o, true),
-  capabilities: common,
+  capabilities: portPort,
 });
 
 runTransportSuite({
@@ -93,7 +99,7 @@ runTransportSuite({
     return { ...pair, consumer: new Transferring(pair.consumer) };
   },
   // The suite's reuse check mutates the pushed tensor, which a transfer detaches; the copy suite above covers it.
-  capabilities: { ...common, ownership: 'reference' },
+  capabilities: { ...portPort, ownership: 'reference' },
 });
 
 runTransportSuite({
@@ -105,13 +111,13 @@ runTransportSuite({
 runTransportSuite({
   name: 'RingConsumer → worker → PortProducer',
   setup: (o) => relayPair('ring', 'port', o),
-  capabilities: common,
+  capabilities: ringPort,
 });
 
 runTransportSuite({
   name: 'SharedBus in a worker: PortConsumer → bus → PortProducer',
   setup: async (o = {}) => {
-    // A capacity of 64 tensors keeps what a stalled reader lets the bus hold under the suite's 64 MiB.
+    // A stalled reader lets pile up: the bus's 4 MiB credit to the writer, its capacity (64 tensors here), the reader's 64 MiB window.
     const { worker, exited } = startWorker('bus-worker.ts', { workerData: { capacity: 64 } });
     const ports = await new Promise<{ writers: MessagePort[]; readers: MessagePort[] }>((resolve) => worker.once('message', resolve));
     return {
@@ -126,5 +132,5 @@ runTransportSuite({
       },
     };
   },
-  capabilities: common,
+  capabilities: { ...common, backpressure: { maxBufferedBytes: 4 * MiB + 64 * 65 * 1024 + 64 * MiB + 2 * MiB } },
 });

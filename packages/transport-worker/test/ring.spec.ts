@@ -66,7 +66,7 @@ describe('shared-memory ring', () => {
     })();
     const outcome = codeOf(pushing);
     await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(taken).toBe(4); // 4 × (4 + 13 + 1000) bytes fit in 4096, the fifth waits
+    expect(taken).toBe(4); // 4 × (8 + 3 padding + 13 + 1000) bytes fill 4096, the fifth waits
     expect((await r.next())?.data.length).toBe(1000);
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(taken).toBe(5);
@@ -80,18 +80,25 @@ describe('shared-memory ring', () => {
     const r = new RingProducer(ring);
     const control = new Int32Array(ring, 0, 64);
     const data = new Uint8Array(ring, 256);
-    // length 20, then a float32 [1] header declaring 4 bytes: 13 + 4 = 17, not 20.
-    data.set([20, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0, 0, 0, 128, 63, 0, 0, 0]);
-    Atomics.store(control, 0, 24);
+    // length 20, padding 3, then a float32 [1] record of 13 + 4 = 17 bytes, not 20.
+    data.set([20, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0, 0, 0, 128, 63, 0, 0, 0]);
+    Atomics.store(control, 0, 31);
     expect(await codeOf(r.next())).toBe('ERR_PROTOCOL');
     await r.close();
 
     const ring2 = createRing({ capacityBytes: 4096 });
     const r2 = new RingProducer(ring2);
-    new Uint8Array(ring2, 256).set([9, 0, 0, 0, 99, 0, 0, 0, 0, 0, 0, 0, 0]);
-    Atomics.store(new Int32Array(ring2, 0, 64), 0, 13);
+    new Uint8Array(ring2, 256).set([9, 0, 0, 0, 0, 0, 0, 0, 99, 0, 0, 0, 0, 0, 0, 0, 0]);
+    Atomics.store(new Int32Array(ring2, 0, 64), 0, 17);
     expect(await codeOf(r2.next())).toBe('ERR_BAD_DTYPE');
     await r2.close();
+
+    const ring3 = createRing({ capacityBytes: 4096 });
+    const r3 = new RingProducer(ring3);
+    new Uint8Array(ring3, 256).set([9, 0, 0, 0, 200, 0, 0, 0]);
+    Atomics.store(new Int32Array(ring3, 0, 64), 0, 8);
+    expect(await codeOf(r3.next())).toBe('ERR_PROTOCOL');
+    await r3.close();
   });
 
   it('a writer in a worker that dies: what it wrote arrives, then ERR_CONNECTION_LOST (the worker is watched)', async () => {
