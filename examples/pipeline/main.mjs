@@ -4,10 +4,13 @@
 //
 //   node main.mjs [--hops file,tcp,grpc,ws,flight,file] [--tensors 200] [--rows 32] [--window 4] [--timeout-s 120]
 //
-// Hops: file, tcp, unix, grpc, ws, flight. N hops make N-1 stage processes; the 4 layers are spread over
+// Hops: file, tcp, unix, grpc, ws, flight, worker. N hops make N-1 stages; the 4 layers are spread over
 // them in order (a stage may be a pure relay). The first hop is fed by this
-// process, the last one is read by it.
+// process, the last one is read by it. A stage next to a `worker` hop runs in
+// a worker thread of this process instead of a process of its own, so a
+// worker hop is the first or the last.
 import { fork } from 'node:child_process';
+import { MessageChannel, Worker } from 'node:worker_threads';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,10 +20,11 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { encodedByteLength } from '@harmonics/core';
 import { loadNamedWeights, saveNamedWeights } from '@harmonics/transport-file';
+import { PortConsumer, PortProducer } from '@harmonics/transport-worker';
 import { makeConsumer, makeProducer } from '@harmonics/url';
 import { LAYERS, forward, makeInput, makeWeights } from './model.mjs';
 
-const HOP_KINDS = ['file', 'tcp', 'unix', 'grpc', 'ws', 'flight'];
+const HOP_KINDS = ['file', 'tcp', 'unix', 'grpc', 'ws', 'flight', 'worker'];
 const { values: args } = parseArgs({
   options: {
     hops: { type: 'string', default: 'file,tcp,grpc,ws,flight,file' },
@@ -35,7 +39,7 @@ const { values: args } = parseArgs({
 if (args.help) {
   console.log('usage: node main.mjs [--hops file,tcp,grpc,ws,flight,file] [--tensors 200] [--rows 32] [--window 4] [--timeout-s 120]');
   console.log('window: tensors in flight on each streaming hop (sent, not yet taken by the receiver)');
-  console.log(`hops: ${HOP_KINDS.join(', ')}; N hops make N-1 stage processes`);
+  console.log(`hops: ${HOP_KINDS.join(', ')}; N hops make N-1 stages; a stage next to a worker hop is a thread of this process`);
   process.exit(0);
 }
 const hops = args.hops.split(',').map((h) => h.trim());
@@ -45,6 +49,8 @@ const window = positive('window', args.window);
 const bad = hops.filter((h) => !HOP_KINDS.includes(h));
 if (bad.length > 0 || hops.length < 2) usage(`--hops needs at least 2 of ${HOP_KINDS.join(', ')}; got ${args.hops}`);
 const stages = hops.length - 1;
+if (hops.some((h, i) => h === 'worker' && i !== 0 && i !== hops.length - 1))
+  usage('a worker hop joins this process and a stage in one of its threads: use it as the first or the last hop');
 if (args.fault !== undefined && !(Number(args.fault) >= 0 && Number(args.fault) < stages))
   usage(`--fault takes a stage number from 0 to ${stages - 1}`);
 
@@ -87,6 +93,11 @@ function freePort() {
 /** The two ends of hop `h`: the sender's target and the receiver's (which listens for streaming hops). */
 async function hopTargets(kind, h) {
   switch (kind) {
+    case 'worker': {
+      // A MessageChannel: this process keeps one port, the stage thread gets the other.
+      const { port1, port2 } = new MessageChannel();
+      return h === 0 ? { kind, send: port1, receive: port2, stagePort: port2 } : { kind, send: port1, receive: port2, stagePort: port1 };
+    }
     case 'file': {
       const path = join(dir, `hop${h}.bin`);
       return { kind, send: `file:${path}`, receive: `file:${path}` };
@@ -126,8 +137,32 @@ const stats = targets.map(() => ({ sent: [], received: [], ready: [], bytes: 0 }
 
 // Start the stages; each reports 'ready' once its streaming input listens.
 const stageDone = [];
+/** A stage in a worker thread, seen through the few ChildProcess members used here. */
+function threadStage() {
+  const worker = new Worker(new URL('./stage.mjs', import.meta.url));
+  const stage = {
+    connected: true,
+    on: (event, fn) => (event === 'exit' ? worker.on('exit', (code) => fn(code, null)) : worker.on(event, fn)),
+    send: (m, cb) => {
+      // A worker hop's port travels in the config, transferred.
+      const ports = m.type === 'config' ? [m.input.port, m.output.port].filter(Boolean) : [];
+      worker.postMessage(m, ports);
+      cb?.();
+    },
+    kill: () => void worker.terminate(),
+  };
+  worker.on('exit', () => (stage.connected = false));
+  return stage;
+}
+
+/** The side of hop target `t` a stage gets in its config: worker hops carry the stage's port. */
+const forStage = (t) => (t.kind === 'worker' ? { kind: t.kind, port: t.stagePort } : t);
+
 for (let s = 0; s < stages; s++) {
-  const child = fork(fileURLToPath(new URL('./stage.mjs', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const inThread = hops[s] === 'worker' || hops[s + 1] === 'worker';
+  const child = inThread
+    ? threadStage()
+    : fork(fileURLToPath(new URL('./stage.mjs', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   children.push(child);
   let finished = false;
   const ready = new Promise((resolve) => child.on('message', (m) => m.type === 'ready' && resolve()));
@@ -153,8 +188,8 @@ for (let s = 0; s < stages; s++) {
   child.send({
     type: 'config',
     index: s,
-    input: targets[s],
-    output: targets[s + 1],
+    input: forStage(targets[s]),
+    output: forStage(targets[s + 1]),
     layers: split[s].map((l) => l.name),
     weights: weightsPath,
     window,
@@ -184,10 +219,13 @@ function tookOnHop(h, n) {
 
 // This process feeds hop 0 and reads the last hop.
 const last = targets.length - 1;
-let sink = targets[last].kind === 'file' ? undefined : await makeProducer(targets[last].receive);
+// A worker hop is a port of this process; the stage thread has the other end.
+const openProducer = (t) => (t.kind === 'worker' ? new PortProducer(t.receive) : makeProducer(t.receive));
+let sink = targets[last].kind === 'file' ? undefined : await openProducer(targets[last]);
 const start = now();
 async function feed() {
-  const out = await makeConsumer(targets[0].send);
+  // copy: the inputs stay intact for the check (a worker hop would otherwise transfer their buffers away).
+  const out = targets[0].kind === 'worker' ? new PortConsumer(targets[0].send, { copy: true }) : await makeConsumer(targets[0].send);
   for (const x of inputs) {
     if (hops[0] !== 'file') while (stats[0].sent.length - feederTaken >= window) await new Promise((r) => (wakeFeeder = r));
     stats[0].sent.push(now());
@@ -201,7 +239,7 @@ for (const c of children) c.send({ type: 'go' });
 const feeding = hops[0] === 'file' ? Promise.resolve() : feed();
 if (sink === undefined) {
   await sinkComplete;
-  sink = await makeProducer(targets[last].receive);
+  sink = await openProducer(targets[last]);
 }
 const results = [];
 stats[last].ready.push(now());
@@ -232,9 +270,18 @@ for (let i = 0; i < count; i++) {
 }
 
 // The table: one row per hop.
-const names = ['main', ...split.map((layers, s) => `s${s}:${layers.map((l) => l.name).join('+') || 'relay'}`), 'main'];
+const names = [
+  'main',
+  ...split.map(
+    (layers, s) => `s${s}:${layers.map((l) => l.name).join('+') || 'relay'}${hops[s] === 'worker' || hops[s + 1] === 'worker' ? '(thread)' : ''}`,
+  ),
+  'main',
+];
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-console.log(`${count} tensors of [${rows}, ${LAYERS[0].inputs}] float32 through ${stages} stage processes in ${seconds.toFixed(2)} s`);
+const threads = split.filter((_, s) => hops[s] === 'worker' || hops[s + 1] === 'worker').length;
+console.log(
+  `${count} tensors of [${rows}, ${LAYERS[0].inputs}] float32 through ${stages - threads} stage processes${threads > 0 ? ` and ${threads} stage threads` : ''} in ${seconds.toFixed(2)} s`,
+);
 console.log('hop  medium  from → to              tensors      MB     MB/s   p50 ms   p99 ms');
 for (let h = 0; h < hops.length; h++) {
   const { sent, received, ready, bytes } = stats[h];

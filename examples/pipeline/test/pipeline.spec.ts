@@ -62,6 +62,20 @@ describe('examples/pipeline', () => {
     expect(r.stdout).toContain('OK: the distributed output of 7 tensors matches');
   });
 
+  it('worker hops: the first and the last stage run in worker threads of the coordinator, joined by message ports', () => {
+    const r = run('--hops', 'worker,tcp,worker', '--tensors', '8', '--rows', '3');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(rows(r.stdout)).toEqual([
+      ['worker', 8],
+      ['tcp', 8],
+      ['worker', 8],
+    ]);
+    expect(r.stdout).toMatch(/main → s0:l1\+l2\(thread\)/);
+    expect(r.stdout).toContain('through 0 stage processes and 2 stage threads');
+    expect(r.stdout).toContain('OK: the distributed output of 8 tensors matches');
+  });
+
   it('bad arguments exit 2 with a usage hint', () => {
     for (const args of [
       ['--hops', 'tcp,carrier-pigeon'],
@@ -69,6 +83,7 @@ describe('examples/pipeline', () => {
       ['--tensors', '0'],
       ['--window', '0'],
       ['--fault', '9'],
+      ['--hops', 'tcp,worker,tcp'],
     ]) {
       const r = run(...args);
       expect(r.status).toBe(2);
