@@ -11,3 +11,5 @@ export type { ServerLimitsTarget } from './server-limits.js';
 export { runClientLivenessCases } from './liveness.js';
 export type { ClientLivenessTarget } from './liveness.js';
 export { PYTHON, PYTHON_HELPERS, type PythonPeer, pythonPeer, requirePython } from './peer.js';
+export { PageConsumer, PageProducer, actInPage, openInPage, settledOutcome } from './page-bridge.js';
+export type { BridgeOutcome, PageBridge, PageLike } from './page-bridge.js';

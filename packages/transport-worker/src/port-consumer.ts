@@ -1,5 +1,5 @@
 import { BaseConsumer, type AbortOptions, HarmonicsError, type Tensor, encodedByteLength, DEFAULT_MAX_MESSAGE_BYTES } from '@harmonics/core';
-import { abortError, checkPositive, closedError, tooLargeError } from '@harmonics/internal';
+import { abortError, checkPositive, closedError, noop, tooLargeError } from '@harmonics/internal';
 import { type Endpoint, type PeerGone, goneText, listen } from './endpoint.js';
 import { DEFAULT_CHANNEL, type TensorMessage, costOf, ours, transferable } from './protocol.js';
 
@@ -16,6 +16,12 @@ export interface PortConsumerOptions {
   channel?: string;
   /** Largest record (header + data) `push()` accepts; larger ones reject `ERR_TOO_LARGE`. Default 256 MiB. */
   maxMessageBytes?: number;
+  /**
+   * A `Worker` (or port) to watch besides the endpoint: its exit or failure
+   * counts as the reader vanishing. For a port to a browser worker, which
+   * does not tell the page when the worker fails; pass the `Worker`.
+   */
+  peer?: Endpoint;
 }
 
 type Waiter = { resolve: () => void; reject: (err: unknown) => void; signal?: AbortSignal; onAbort?: () => void };
@@ -50,7 +56,12 @@ export class PortConsumer extends BaseConsumer {
     this.channel = options.channel ?? DEFAULT_CHANNEL;
     this.copy = options.copy === true;
     this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-    this.unlisten = listen(endpoint, this.onMessage, this.onGone);
+    const unlisten = listen(endpoint, this.onMessage, this.onGone);
+    const unwatch = options.peer ? listen(options.peer, noop, this.onGone) : noop;
+    this.unlisten = () => {
+      unlisten();
+      unwatch();
+    };
   }
 
   /** Bytes the reader currently allows beyond what is in flight (negative: over its window by one tensor). */

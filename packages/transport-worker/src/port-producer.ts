@@ -1,5 +1,5 @@
 import { BaseProducer, type AbortOptions, DEFAULT_MAX_MESSAGE_BYTES, HarmonicsError, type Tensor, isDType, tensor } from '@harmonics/core';
-import { Ring, abortError, checkPositive, closedError, tooLargeError } from '@harmonics/internal';
+import { Ring, abortError, checkPositive, closedError, noop, tooLargeError } from '@harmonics/internal';
 import { type Endpoint, type PeerGone, goneText, listen } from './endpoint.js';
 import { DEFAULT_CHANNEL, DEFAULT_WINDOW_BYTES, PROTOCOL_VERSION, type TensorMessage, costOf, ours } from './protocol.js';
 
@@ -16,6 +16,12 @@ export interface PortProducerOptions {
   channel?: string;
   /** Largest record (header + data) accepted; a larger one makes `next()` reject `ERR_TOO_LARGE`. Default 256 MiB. */
   maxMessageBytes?: number;
+  /**
+   * A `Worker` (or port) to watch besides the endpoint: its exit or failure
+   * counts as the writer vanishing. For a port to a browser worker, which
+   * does not tell the page when the worker fails; pass the `Worker`.
+   */
+  peer?: Endpoint;
 }
 
 type Waiter = { resolve: (t: Tensor | undefined) => void; reject: (err: unknown) => void; signal?: AbortSignal; onAbort?: () => void };
@@ -52,7 +58,12 @@ export class PortProducer extends BaseProducer {
     this.channel = options.channel ?? DEFAULT_CHANNEL;
     this.window = options.windowBytes ?? DEFAULT_WINDOW_BYTES;
     this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-    this.unlisten = listen(endpoint, this.onMessage, this.onGone);
+    const unlisten = listen(endpoint, this.onMessage, this.onGone);
+    const unwatch = options.peer ? listen(options.peer, noop, this.onGone) : noop;
+    this.unlisten = () => {
+      unlisten();
+      unwatch();
+    };
     endpoint.postMessage({ h: this.channel, k: 'c', b: this.window, v: PROTOCOL_VERSION });
   }
 
