@@ -2,116 +2,29 @@
 // real Chromium (Debian's): the page (fixtures/conformance-page.ts, bundled
 // from the package's browser entry) holds real browser WebSocketProducer /
 // WebSocketConsumer objects, and the Producer/Consumer the suite drives here
-// forward each call to them as it comes, overlapping calls and aborts
-// included. The other end is a Node WebSocketServer.
+// (@harmonics/conformance's page bridge) forward each call to them as it
+// comes, overlapping calls and aborts included. The other end is a Node
+// WebSocketServer.
 import type { Server } from 'node:http';
 import type { Browser, Page } from 'playwright-core';
-import { runClientLivenessCases, runTransportSuite } from '@harmonics/conformance';
-import { type AbortOptions, type Consumer, HarmonicsError, type Producer, type Tensor, decodeTensor, encodeTensor } from '@harmonics/core';
+import { PageConsumer, PageProducer, openInPage, runClientLivenessCases, runTransportSuite } from '@harmonics/conformance';
+import type { Consumer, Producer } from '@harmonics/core';
 import { WebSocketServer } from '@harmonics/transport-ws';
 import { bundlePage, launchChromium, pageServer } from './fixtures/chromium';
-
-type Outcome = { ok: true; record?: string; end?: boolean } | { ok: false; code?: string; message: string };
-interface Bridge {
-  open(kind: 'producer' | 'consumer', url: string, options: { maxMessageBytes?: number; connectTimeoutMs?: number }): number;
-  next(id: number, call: number, aborted: boolean): Promise<Outcome>;
-  abort(call: number): void;
-  push(id: number, record: string, call: number, aborted: boolean): Promise<Outcome>;
-  close(id: number): Promise<Outcome>;
-}
-type Win = { harmonics: Bridge };
 
 let browser: Browser | undefined;
 let page: Page;
 let http: Server;
 let origin: string;
-let calls = 0;
 
-function settled(o: Outcome, what: string): Outcome & { ok: true } {
-  if (o.ok) return o;
-  if (o.code !== undefined) throw new HarmonicsError(o.code as never, `${what} in Chromium: ${o.message}`);
-  throw new Error(`${what} in Chromium: ${o.message}`);
-}
-
-/** Forward an abort of `signal` to the page's call `call`; returns the detach function. */
-function forwardAbort(signal: AbortSignal | undefined, call: number): () => void {
-  if (signal === undefined) return () => undefined;
-  const onAbort = (): void => void page.evaluate((c) => (window as unknown as Win).harmonics.abort(c), call).catch(() => undefined);
-  signal.addEventListener('abort', onAbort, { once: true });
-  return () => signal.removeEventListener('abort', onAbort);
-}
-
-/** A Producer whose calls run on a browser WebSocketProducer in the page. */
-class PageProducer implements Producer {
-  constructor(private readonly id: number) {}
-
-  async next(options?: AbortOptions): Promise<Tensor | undefined> {
-    const call = ++calls;
-    const aborted = options?.signal?.aborted === true;
-    const pending = page.evaluate(([id, c, a]) => (window as unknown as Win).harmonics.next(id, c, a), [this.id, call, aborted] as const);
-    const detach = forwardAbort(options?.signal, call);
-    try {
-      const o = settled(await pending, 'next()');
-      return o.end === true ? undefined : decodeTensor(Buffer.from(o.record!, 'base64'));
-    } finally {
-      detach();
-    }
-  }
-
-  async close(): Promise<void> {
-    settled(await page.evaluate((id) => (window as unknown as Win).harmonics.close(id), this.id), 'close()');
-  }
-
-  async *[Symbol.asyncIterator](): AsyncIterator<Tensor> {
-    try {
-      for (let t = await this.next(); t !== undefined; t = await this.next()) yield t;
-    } finally {
-      await this.close();
-    }
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
-  }
-}
-
-/** A Consumer whose calls run on a browser WebSocketConsumer in the page. */
-class PageConsumer implements Consumer {
-  constructor(private readonly id: number) {}
-
-  async push(t: Tensor, options?: AbortOptions): Promise<void> {
-    const call = ++calls;
-    const record = Buffer.from(encodeTensor(t)).toString('base64');
-    const aborted = options?.signal?.aborted === true;
-    const pending = page.evaluate(([id, r, c, a]) => (window as unknown as Win).harmonics.push(id, r, c, a), [
-      this.id,
-      record,
-      call,
-      aborted,
-    ] as const);
-    const detach = forwardAbort(options?.signal, call);
-    try {
-      settled(await pending, 'push()');
-    } finally {
-      detach();
-    }
-  }
-
-  async close(): Promise<void> {
-    settled(await page.evaluate((id) => (window as unknown as Win).harmonics.close(id), this.id), 'close()');
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
-  }
-}
-
+/** Open a browser WebSocketProducer or WebSocketConsumer in the page; returns its id on the bridge. */
 async function open(
   kind: 'producer' | 'consumer',
   url: string,
   options: { maxMessageBytes?: number; connectTimeoutMs?: number } = {},
 ): Promise<number> {
-  return page.evaluate(([k, u, o]) => (window as unknown as Win).harmonics.open(k, u, o), [kind, url, options] as const);
+  const ends = await openInPage<{ producers: number[]; consumers: number[] }>(page, { kind, url, options });
+  return kind === 'producer' ? ends.producers[0]! : ends.consumers[0]!;
 }
 
 beforeAll(async () => {
@@ -122,7 +35,7 @@ beforeAll(async () => {
   browser = await launchChromium();
   page = await browser.newPage();
   await page.goto(`${origin}/`);
-  await page.waitForFunction(() => (window as unknown as Partial<Win>).harmonics !== undefined);
+  await page.waitForFunction(() => (window as unknown as { harmonics?: unknown }).harmonics !== undefined);
 }, 60_000);
 
 afterAll(async () => {
@@ -141,7 +54,7 @@ runTransportSuite({
   name: 'WebSocketConsumer in Chromium → WebSocketServer (Node)',
   setup: async ({ maxMessageBytes } = {}) => {
     const server = await WebSocketServer.listen({ maxMessageBytes, origins: [origin] });
-    const consumer = new PageConsumer(await open('consumer', `ws://127.0.0.1:${server.port}/`, { maxMessageBytes }));
+    const consumer = new PageConsumer(page, await open('consumer', `ws://127.0.0.1:${server.port}/`, { maxMessageBytes }));
     const producer = await server.acceptProducer();
     return { producer, consumer, teardown: () => server.close({ closeConnections: true }) };
   },
@@ -152,7 +65,7 @@ runTransportSuite({
   name: 'WebSocketServer (Node) → WebSocketProducer in Chromium',
   setup: async ({ maxMessageBytes } = {}) => {
     const server = await WebSocketServer.listen({ maxMessageBytes, origins: [origin] });
-    const producer = new PageProducer(await open('producer', `ws://127.0.0.1:${server.port}/`, { maxMessageBytes }));
+    const producer = new PageProducer(page, await open('producer', `ws://127.0.0.1:${server.port}/`, { maxMessageBytes }));
     const consumer = await server.acceptConsumer();
     return {
       producer,
@@ -180,8 +93,8 @@ function lazily<T extends Producer | Consumer>(make: () => Promise<T>): T {
 }
 
 runClientLivenessCases('WebSocketProducer / WebSocketConsumer in Chromium', {
-  producer: (port, options) => lazily(async () => new PageProducer(await open('producer', `ws://127.0.0.1:${port}/`, options))),
-  consumer: (port, options) => lazily(async () => new PageConsumer(await open('consumer', `ws://127.0.0.1:${port}/`, options))),
+  producer: (port, options) => lazily(async () => new PageProducer(page, await open('producer', `ws://127.0.0.1:${port}/`, options))),
+  consumer: (port, options) => lazily(async () => new PageConsumer(page, await open('consumer', `ws://127.0.0.1:${port}/`, options))),
   server: async () => {
     throw new Error('not used: the browser has no way to notice a silent peer');
   },
