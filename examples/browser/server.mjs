@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import { WebSocketServer } from '@harmonics/transport-ws';
-import { LAYERS, forward, makeInput, makeWeights } from '../pipeline/model.mjs';
+import { LAYERS, countMismatches, forward, makeInput, makeWeights } from '../pipeline/model.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -93,12 +93,17 @@ const weights = makeWeights();
 const byName = (...names) => LAYERS.filter((l) => names.includes(l.name));
 let verdict;
 const verdictWaiters = [];
+// Resolved once a page has been given the verdict of the current run (so --once does not close before).
+let verdictServed;
+let markServed = () => {};
 
 const http = createServer((req, res) => {
   if (req.url === '/config.json') {
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ inPort: toPage.port, outPort: fromPage.port, tensors: count }));
   } else if (req.url === '/verdict') {
-    const answer = () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(verdict));
+    const answer = () => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(verdict), markServed);
+    };
     if (verdict) answer();
     else verdictWaiters.push(answer);
   } else if (files[req.url] !== undefined) {
@@ -127,16 +132,7 @@ async function run() {
   for await (const y of back) results.push(forward(y, byName('l4'), weights));
   await sending;
   const seconds = (performance.now() - t0) / 1000;
-  let mismatches = 0;
-  for (let i = 0; i < count; i++) {
-    const expected = forward(inputs[i], LAYERS, weights);
-    const got = results[i];
-    const same =
-      got !== undefined &&
-      got.shape.join() === expected.shape.join() &&
-      Buffer.compare(Buffer.from(got.data.buffer, got.data.byteOffset, got.data.byteLength), Buffer.from(expected.data.buffer)) === 0;
-    if (!same) mismatches++;
-  }
+  const mismatches = countMismatches(inputs, results, weights);
   const ok = mismatches === 0 && results.length === count;
   const message = ok
     ? `OK: ${count} outputs through the browser's Web Worker match the single-process forward pass bit for bit (${seconds.toFixed(2)} s)`
@@ -146,10 +142,15 @@ async function run() {
 
 for (;;) {
   verdict = undefined;
+  verdictServed = new Promise((resolve) => (markServed = resolve));
   verdict = await run().catch((err) => ({ ok: false, message: `FAILED: ${err.code ? `${err.code}: ` : ''}${err.message}` }));
   for (const answer of verdictWaiters.splice(0)) answer();
   console.log(verdict.message);
-  if (args.once) break;
+  if (args.once) {
+    // Let the page fetch the verdict it shows (it asks once its streams end), then stop.
+    await Promise.race([verdictServed, new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
+    break;
+  }
 }
 await Promise.all([toPage.close({ closeConnections: true }), fromPage.close({ closeConnections: true })]);
 http.closeAllConnections();

@@ -22,7 +22,7 @@ import { encodedByteLength } from '@harmonics/core';
 import { loadNamedWeights, saveNamedWeights } from '@harmonics/transport-file';
 import { PortConsumer, PortProducer } from '@harmonics/transport-worker';
 import { makeConsumer, makeProducer } from '@harmonics/url';
-import { LAYERS, forward, makeInput, makeWeights } from './model.mjs';
+import { LAYERS, countMismatches, makeInput, makeWeights } from './model.mjs';
 
 const HOP_KINDS = ['file', 'tcp', 'unix', 'grpc', 'ws', 'flight', 'worker'];
 const { values: args } = parseArgs({
@@ -257,17 +257,7 @@ const seconds = (now() - start) / 1000;
 stats[0].bytes = inputs.reduce((n, x) => n + encodedByteLength(x), 0);
 
 // The check: the same model in this one process.
-let mismatches = 0;
-for (let i = 0; i < count; i++) {
-  const expected = forward(inputs[i], LAYERS, weights);
-  const got = results[i];
-  const same =
-    got !== undefined &&
-    got.dtype === 'float32' &&
-    got.shape.join() === expected.shape.join() &&
-    Buffer.compare(Buffer.from(got.data.buffer, got.data.byteOffset, got.data.byteLength), Buffer.from(expected.data.buffer)) === 0;
-  if (!same) mismatches++;
-}
+const mismatches = countMismatches(inputs, results, weights);
 
 // The table: one row per hop.
 const names = [

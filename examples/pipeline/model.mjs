@@ -72,3 +72,23 @@ export function forward(x, layers, weights) {
   for (const layer of layers) x = dense(x, layer, weights);
   return x;
 }
+
+/**
+ * How many of `results` differ from the whole model applied to `inputs` in
+ * this process: same dtype, shape and every bit, else a mismatch (a missing
+ * result counts too).
+ */
+export function countMismatches(inputs, results, weights) {
+  let mismatches = 0;
+  inputs.forEach((x, i) => {
+    const expected = forward(x, LAYERS, weights);
+    const got = results[i];
+    const same =
+      got !== undefined &&
+      got.dtype === expected.dtype &&
+      got.shape.join() === expected.shape.join() &&
+      Buffer.compare(Buffer.from(got.data.buffer, got.data.byteOffset, got.data.byteLength), Buffer.from(expected.data.buffer)) === 0;
+    if (!same) mismatches++;
+  });
+  return mismatches;
+}

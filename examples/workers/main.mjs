@@ -7,7 +7,7 @@
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { parseArgs } from 'node:util';
 import { PortConsumer, PortProducer, RingConsumer, RingProducer, createRing } from '@harmonics/transport-worker';
-import { LAYERS, forward, makeInput, makeWeights } from '../pipeline/model.mjs';
+import { LAYERS, countMismatches, makeInput, makeWeights } from '../pipeline/model.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -79,17 +79,8 @@ await feeding;
 const reports = await Promise.all(workers.map((w) => w.report));
 const seconds = (performance.now() - start) / 1000;
 
-let mismatches = 0;
 const checkStart = performance.now();
-for (let i = 0; i < count; i++) {
-  const expected = forward(inputs[i], LAYERS, weights);
-  const got = results[i];
-  const same =
-    got !== undefined &&
-    got.shape.join() === expected.shape.join() &&
-    Buffer.compare(Buffer.from(got.data.buffer, got.data.byteOffset, got.data.byteLength), Buffer.from(expected.data.buffer)) === 0;
-  if (!same) mismatches++;
-}
+const mismatches = countMismatches(inputs, results, weights);
 
 const singleSeconds = (performance.now() - checkStart) / 1000;
 console.log(

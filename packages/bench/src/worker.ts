@@ -20,6 +20,16 @@ class Peer {
   }
 }
 
+/** A worker set up to post raw messages, and this thread's end of its channel. */
+async function rawPeerAndPort(): Promise<{ peer: Peer; port: MessagePort }> {
+  const peer = new Peer();
+  const { port1, port2 } = new MessageChannel();
+  const ready = peer.reply();
+  peer.post({ op: 'raw', port: port2 }, [port2]);
+  await ready;
+  return { peer, port: port1 };
+}
+
 /** Raw postMessage: the worker posts `n` messages of `bytes` (copies, or fresh buffers by transfer); this thread counts them. */
 function rawRun(peer: Peer, port: MessagePort, bytes: number, fresh: boolean) {
   return async (n: number): Promise<number> => {
@@ -78,12 +88,7 @@ function pairCase(
       const opened = peer.reply();
       producer = open(peer);
       await opened;
-      rawPeer = new Peer();
-      const { port1, port2 } = new MessageChannel();
-      rawPort = port1;
-      const ready = rawPeer.reply();
-      rawPeer.post({ op: 'raw', port: port2 }, [port2]);
-      await ready;
+      ({ peer: rawPeer, port: rawPort } = await rawPeerAndPort());
     },
     subject: (n) => harmonicsRun(peer!, () => producer!, bytes, fresh)(n),
     reference: (n) => rawRun(rawPeer!, rawPort!, bytes, fresh)(n),
@@ -141,12 +146,7 @@ function busCase(baseline: string): Case {
     setup: async () => {
       writer = new Peer();
       readerPeers = Array.from({ length: readers }, () => new Peer());
-      rawPeer = new Peer();
-      const { port1, port2 } = new MessageChannel();
-      rawPort = port1;
-      const ready = rawPeer.reply();
-      rawPeer.post({ op: 'raw', port: port2 }, [port2]);
-      await ready;
+      ({ peer: rawPeer, port: rawPort } = await rawPeerAndPort());
     },
     subject: async (n) => {
       const bus = new SharedBus();
