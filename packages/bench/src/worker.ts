@@ -107,7 +107,7 @@ export function workerCases(): Case[] {
       'worker.transfer.4MiB',
       4 * MiB,
       true,
-      64,
+      256,
       'raw postMessage of fresh 4 MiB buffers by transfer, worker → main',
       'PortConsumer (transfer) → PortProducer; both sides allocate a fresh buffer a message',
       (peer) => {
