@@ -24,7 +24,8 @@ export interface PortConsumerOptions {
   peer?: Endpoint;
 }
 
-type Waiter = { resolve: () => void; reject: (err: unknown) => void; signal?: AbortSignal; onAbort?: () => void };
+/** A push (with its tensor) or a `whenWritable()` (without) waiting for credit, in call order. */
+type Waiter = { resolve: () => void; reject: (err: unknown) => void; tensor?: Tensor; signal?: AbortSignal; onAbort?: () => void };
 
 /**
  * Sends tensors over anything that speaks `postMessage` to a {@link PortProducer}
@@ -99,8 +100,22 @@ export class PortConsumer extends BaseConsumer {
     else w.reject(err);
   }
 
+  /** Post waiting pushes, in order, while credit lasts (each takes its cost at once, so the window holds). */
   private wake(): void {
-    while (this.waiters.length > 0 && this.credit > 0) this.settle(this.waiters.shift()!);
+    while (this.waiters.length > 0 && this.credit > 0) {
+      const w = this.waiters.shift()!;
+      if (w.tensor === undefined) {
+        this.settle(w);
+        continue;
+      }
+      try {
+        this.post(w.tensor);
+      } catch (err) {
+        this.settle(w, err);
+        continue;
+      }
+      this.settle(w);
+    }
   }
 
   /** Resolves once the reader has room (credit) for another tensor. */
@@ -109,8 +124,12 @@ export class PortConsumer extends BaseConsumer {
     if (this.failure) return Promise.reject(this.failure);
     if (options?.signal?.aborted) return Promise.reject(abortError(options.signal, 'push()'));
     if (this.greeted && this.credit > 0 && this.waiters.length === 0) return Promise.resolve();
+    return this.wait(undefined, options?.signal);
+  }
+
+  private wait(tensor: Tensor | undefined, signal: AbortSignal | undefined): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const w: Waiter = { resolve, reject, signal: options?.signal };
+      const w: Waiter = { resolve, reject, tensor, signal };
       if (w.signal) {
         w.onAbort = () => {
           const i = this.waiters.indexOf(w);
@@ -142,11 +161,7 @@ export class PortConsumer extends BaseConsumer {
       }
       return Promise.resolve();
     }
-    return this.whenWritable(options).then(() => {
-      if (this.closed) throw closedError('this PortConsumer');
-      if (this.failure) throw this.failure;
-      this.post(t);
-    });
+    return this.wait(t, options?.signal);
   }
 
   private post(t: Tensor): void {

@@ -39,6 +39,10 @@ function newChannel(): { port1: Endpoint; port2: Endpoint & object } {
  *
  * Ending: {@link end} waits for every writer to close, then readers drain
  * what is queued and get `undefined`; {@link close} ends at once.
+ *
+ * A reader that closes or whose thread ends loses nothing the bus still
+ * held: a tensor on its way to it goes back to the front of the queue. What
+ * was already posted to it is its own.
  */
 export class SharedBus {
   readonly capacity: number;
@@ -46,6 +50,7 @@ export class SharedBus {
   private readonly channel: string;
   private readonly queue = new Ring<Tensor>();
   private readonly takers = new Ring<Take>();
+  private readonly returned: Tensor[] = [];
   private readonly roomWaiters = new Ring<() => void>();
   private readonly writers = new Set<PortProducer>();
   private readonly readers = new Set<PortConsumer>();
@@ -53,9 +58,8 @@ export class SharedBus {
   private closed = false;
   private endPromise: Promise<void> | undefined;
   private resolveEnd: (() => void) | undefined;
-  /** Tensors the bus has taken in, and handed to readers. */
-  received = 0;
-  delivered = 0;
+  private receivedCount = 0;
+  private deliveredCount = 0;
 
   constructor(options: SharedBusOptions = {}) {
     const capacity = options.capacity ?? 1024;
@@ -65,9 +69,19 @@ export class SharedBus {
     this.channel = options.channel ?? 'harmonics';
   }
 
+  /** Tensors the bus has taken in from writers. */
+  get received(): number {
+    return this.receivedCount;
+  }
+
+  /** Tensors the bus has posted to readers. */
+  get delivered(): number {
+    return this.deliveredCount;
+  }
+
   /** Tensors queued in the bus now. */
   get size(): number {
-    return this.queue.length;
+    return this.queue.length + this.returned.length;
   }
 
   /**
@@ -85,7 +99,7 @@ export class SharedBus {
 
   /** A new reader's end: post it to a worker and wrap it in a {@link PortProducer} there. */
   readerPort(): Endpoint {
-    if (this.closed && this.queue.length === 0) throw closedError('this SharedBus');
+    if (this.closed && this.size === 0) throw closedError('this SharedBus');
     const { port1, port2 } = newChannel();
     const consumer = new PortConsumer(port1, { channel: this.channel });
     this.readers.add(consumer);
@@ -110,7 +124,7 @@ export class SharedBus {
         if (t === undefined) break;
         while (this.queue.length >= this.capacity && !this.closed) await new Promise<void>((r) => this.roomWaiters.push(r));
         if (this.closed) break;
-        this.received++;
+        this.receivedCount++;
         const take = this.takers.shift();
         if (take) take(t);
         else this.queue.push(t);
@@ -124,7 +138,15 @@ export class SharedBus {
     }
   }
 
+  /** A tensor a reader was about to get when it went away: first in line again. */
+  private giveBack(t: Tensor): void {
+    const take = this.takers.shift();
+    if (take) take(t);
+    else this.returned.push(t);
+  }
+
   private take(): Promise<Tensor | undefined> | Tensor | undefined {
+    if (this.returned.length > 0) return this.returned.shift();
     const t = this.queue.shift();
     if (t !== undefined) {
       this.roomWaiters.shift()?.();
@@ -140,8 +162,13 @@ export class SharedBus {
         await consumer.whenWritable();
         const t = await this.take();
         if (t === undefined) break;
-        this.delivered++;
-        await consumer.push(t);
+        try {
+          await consumer.push(t);
+        } catch (err) {
+          this.giveBack(t); // the reader left while this tensor was on its way to it: another reader gets it
+          throw err;
+        }
+        this.deliveredCount++;
       }
     } catch {
       // A reader that closed or died: what was posted to it is its own.

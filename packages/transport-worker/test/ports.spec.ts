@@ -104,6 +104,22 @@ describe('PortConsumer / PortProducer', () => {
     await Promise.all([consumer.close(), producer.close()]);
   });
 
+  it('pushes made all at once, without waiting for each other, still stop at the window, and arrive in order', async () => {
+    const { port1, port2 } = new MessageChannel();
+    const producer = new PortProducer(port2, { windowBytes: MiB });
+    const consumer = new PortConsumer(port1);
+    const size = 64 * 1024;
+    let resolved = 0;
+    const pushes = Array.from({ length: 100 }, (_, i) =>
+      consumer.push(tensor('int32', [size / 4], new Int32Array(size / 4).fill(i))).then(() => resolved++),
+    );
+    await sleep(300);
+    expect(resolved).toBe(16); // 16 × (64 KiB + 1 KiB) reaches 1 MiB; the 17th waits for credit
+    for (let i = 0; i < 100; i++) expect((await producer.next())?.data[0]).toBe(i);
+    await Promise.all(pushes);
+    await Promise.all([consumer.close(), producer.close()]);
+  });
+
   it('a worker that dies mid-stream: what it sent arrives, then next() rejects ERR_CONNECTION_LOST', async () => {
     const { port1, port2 } = new MessageChannel();
     const { exited } = startWorker('crash-worker.ts', { workerData: { port: port2, count: 5 }, transferList: [port2 as never] });

@@ -50,6 +50,23 @@ describe('SharedBus', () => {
     console.log(`SharedBus: ${total} tensors, per reader ${perReader.join(' / ')}`);
   }, 120_000);
 
+  it('a reader that leaves while a tensor is on its way to it loses nothing: the next reader gets it first', async () => {
+    const bus = new SharedBus();
+    const leaving = bus.producer();
+    await new Promise((resolve) => setTimeout(resolve, 20)); // its credit has reached the bus: the bus waits to give it a tensor
+    await leaving.close();
+    const w = bus.consumer();
+    for (let i = 0; i < 5; i++) await w.push(tensor('int32', [1], [i]));
+    await w.close();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const ending = bus.end();
+    const got: number[] = [];
+    for await (const t of bus.producer()) got.push(t.data[0] as number);
+    expect(got).toEqual([0, 1, 2, 3, 4]);
+    expect(bus.delivered).toBe(5);
+    await ending;
+  });
+
   it('with a capacity, writers wait while the bus is full', async () => {
     const bus = new SharedBus({ capacity: 2, writerWindowBytes: 1 });
     const w = bus.consumer();
