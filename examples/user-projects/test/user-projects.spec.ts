@@ -48,7 +48,7 @@ function tsc(dir: string, compilerOptions: object, files: string[]): string {
 
 beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), 'harmonics-user-'));
-  for (const pkg of ['core', 'url', 'transport-net', 'transport-ws']) {
+  for (const pkg of ['core', 'url', 'transport-net', 'transport-ws', 'transport-worker']) {
     run(PNPM, ['pack', '--pack-destination', root], join(REPO, 'packages', pkg));
   }
   for (const f of readdirSync(root)) {
@@ -69,7 +69,7 @@ it('a Node TypeScript project (strict, skipLibCheck: false) type-checks with onl
 });
 
 it('a browser TypeScript project (lib DOM, no @types/node) gets the browser declarations through the export map', () => {
-  const dir = project('web-app', ['@harmonics/core', '@harmonics/transport-ws'], {
+  const dir = project('web-app', ['@harmonics/core', '@harmonics/transport-ws', '@harmonics/transport-worker'], {
     'page.ts': 'web-page.ts',
     'server.ts': 'web-server-import.ts',
   });
