@@ -1,6 +1,7 @@
 import { BaseConsumer, type AbortOptions, HarmonicsError, type Tensor, encodedByteLength, DEFAULT_MAX_MESSAGE_BYTES } from '@harmonics/core';
 import { abortError, checkPositive, closedError, noop, tooLargeError } from '@harmonics/internal';
 import { type Endpoint, type PeerGone, goneText, listen } from './endpoint.js';
+import { type Waiting, enqueue, release } from './waiters.js';
 import { DEFAULT_CHANNEL, type TensorMessage, costOf, ours, transferable } from './protocol.js';
 
 /** Options of {@link PortConsumer}. */
@@ -25,7 +26,7 @@ export interface PortConsumerOptions {
 }
 
 /** A push (with its tensor) or a `whenWritable()` (without) waiting for credit, in call order. */
-type Waiter = { resolve: () => void; reject: (err: unknown) => void; tensor?: Tensor; signal?: AbortSignal; onAbort?: () => void };
+type Waiter = Waiting & { resolve: () => void; tensor?: Tensor };
 
 /**
  * Sends tensors over anything that speaks `postMessage` to a {@link PortProducer}
@@ -95,7 +96,7 @@ export class PortConsumer extends BaseConsumer {
   }
 
   private settle(w: Waiter, err?: unknown): void {
-    if (w.onAbort) w.signal!.removeEventListener('abort', w.onAbort);
+    release(w);
     if (err === undefined) w.resolve();
     else w.reject(err);
   }
@@ -128,18 +129,7 @@ export class PortConsumer extends BaseConsumer {
   }
 
   private wait(tensor: Tensor | undefined, signal: AbortSignal | undefined): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const w: Waiter = { resolve, reject, tensor, signal };
-      if (w.signal) {
-        w.onAbort = () => {
-          const i = this.waiters.indexOf(w);
-          if (i >= 0) this.waiters.splice(i, 1);
-          reject(abortError(w.signal, 'push()'));
-        };
-        w.signal.addEventListener('abort', w.onAbort, { once: true });
-      }
-      this.waiters.push(w);
-    });
+    return new Promise<void>((resolve, reject) => enqueue(this.waiters, { resolve, reject, tensor, signal }, 'push()'));
   }
 
   push(t: Tensor, options?: AbortOptions): Promise<void> {

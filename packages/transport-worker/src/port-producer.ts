@@ -1,6 +1,16 @@
-import { BaseProducer, type AbortOptions, DEFAULT_MAX_MESSAGE_BYTES, HarmonicsError, type Tensor, isDType, tensor } from '@harmonics/core';
+import {
+  BaseProducer,
+  type AbortOptions,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  HarmonicsError,
+  type Tensor,
+  isDType,
+  recordHeaderLength,
+  tensor,
+} from '@harmonics/core';
 import { Ring, abortError, checkPositive, closedError, noop, tooLargeError } from '@harmonics/internal';
 import { type Endpoint, type PeerGone, goneText, listen } from './endpoint.js';
+import { type Waiting, enqueue, release } from './waiters.js';
 import { DEFAULT_CHANNEL, DEFAULT_WINDOW_BYTES, PROTOCOL_VERSION, type TensorMessage, costOf, ours } from './protocol.js';
 
 /** Options of {@link PortProducer}. */
@@ -24,7 +34,7 @@ export interface PortProducerOptions {
   peer?: Endpoint;
 }
 
-type Waiter = { resolve: (t: Tensor | undefined) => void; reject: (err: unknown) => void; signal?: AbortSignal; onAbort?: () => void };
+type Waiter = Waiting & { resolve: (t: Tensor | undefined) => void };
 
 /**
  * Receives the tensors a {@link PortConsumer} sends, over a `MessagePort`, a
@@ -96,7 +106,7 @@ export class PortProducer extends BaseProducer {
       );
     }
     const t = tensor(m.d, m.s, m.a);
-    const bytes = 5 + 4 * m.s.length + 4 + t.data.byteLength;
+    const bytes = recordHeaderLength(m.s.length) + t.data.byteLength;
     if (bytes > this.maxMessageBytes) throw tooLargeError('tensor record', bytes, this.maxMessageBytes);
     return t;
   }
@@ -119,14 +129,14 @@ export class PortProducer extends BaseProducer {
   }
 
   private settle(w: Waiter, t: Tensor | undefined, err?: unknown): void {
-    if (w.onAbort) w.signal!.removeEventListener('abort', w.onAbort);
+    release(w);
     if (err !== undefined) w.reject(err);
     else if (t !== undefined) this.deliver(w, t);
     else w.resolve(undefined);
   }
 
   private deliver(w: Waiter, t: Tensor): void {
-    if (w.onAbort) w.signal!.removeEventListener('abort', w.onAbort);
+    release(w);
     this.credit(t);
     w.resolve(t);
   }
@@ -155,18 +165,7 @@ export class PortProducer extends BaseProducer {
     if (ready !== undefined) return Promise.resolve(ready);
     if (this.failure) return Promise.reject(this.failure);
     if (this.ended) return Promise.resolve(undefined);
-    return new Promise((resolve, reject) => {
-      const w: Waiter = { resolve, reject, signal: options?.signal };
-      if (w.signal) {
-        w.onAbort = () => {
-          const i = this.waiters.indexOf(w);
-          if (i >= 0) this.waiters.splice(i, 1);
-          reject(abortError(w.signal, 'next()'));
-        };
-        w.signal.addEventListener('abort', w.onAbort, { once: true });
-      }
-      this.waiters.push(w);
-    });
+    return new Promise((resolve, reject) => enqueue(this.waiters, { resolve, reject, signal: options?.signal }, 'next()'));
   }
 
   /**

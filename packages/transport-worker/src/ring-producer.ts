@@ -202,6 +202,7 @@ export class RingProducer extends BaseProducer {
       if ((Atomics.load(this.control, STATE) & WRITER_CLOSED) !== 0) {
         if ((Atomics.load(this.control, HEAD) - Atomics.load(this.control, TAIL)) >>> 0 !== 0) continue;
         if (this.partial) throw new HarmonicsError('ERR_TRUNCATED', "the ring's writer closed in the middle of a record");
+        this.unwatch(); // a clean end: the peer's thread ending now is no loss
         return undefined;
       }
       if (this.lost) throw this.lost;
