@@ -13,3 +13,5 @@ export type { ClientLivenessTarget } from './liveness.js';
 export { PYTHON, PYTHON_HELPERS, type PythonPeer, pythonPeer, requirePython } from './peer.js';
 export { PageConsumer, PageProducer, actInPage, openInPage, settledOutcome } from './page-bridge.js';
 export type { BridgeOutcome, PageBridge, PageLike } from './page-bridge.js';
+export { NATS_SERVER, freePort, startNatsCluster, startNatsServer } from './nats-server.js';
+export type { NatsCluster, NatsServer, NatsServerOptions } from './nats-server.js';

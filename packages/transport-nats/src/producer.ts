@@ -1,0 +1,366 @@
+import type { Msg, Subscription } from '@nats-io/nats-core';
+import { type Consumer as JsConsumer, type ConsumerMessages, type JetStreamManager, type JsMsg, jetstream } from '@nats-io/jetstream';
+import { type AbortOptions, BaseProducer, DEFAULT_MAX_MESSAGE_BYTES, HarmonicsError, type Tensor, decodeTensor } from '@harmonics/core';
+import { closedError, decodeTensorInPlace, noop, raceSignals, tooLargeError } from '@harmonics/internal';
+import { type Held, apiError, ensurePullConsumer, ensureStream, hold, managerOf, release } from './connection.js';
+import { lostError } from './consumer.js';
+import { type Connector, type NatsProducerOptions, PRODUCER_PARAMS, checkCommon, parseNatsUrl } from './options.js';
+import { CHUNKS_HEADER, CHUNK_CONCURRENCY, DEFAULT_PREFETCH, END_HEADER, LENGTH_HEADER } from './protocol.js';
+
+/** Where the tensor last returned by `next()` came from (JetStream). */
+export interface NatsDelivery {
+  /** The stream. */
+  stream: string;
+  /** The message's stream sequence (a chunked tensor's manifest's): the same on every redelivery. */
+  seq: number;
+  /** How many times the server delivered it, this time included (1 the first time). */
+  deliveryCount: number;
+  /** Whether it was delivered before (to this or another reader) and not acknowledged. */
+  redelivered: boolean;
+  /** When the stream stored it. */
+  time: Date;
+}
+
+interface Opened {
+  held: Held;
+  sub?: Subscription;
+  subIter?: AsyncIterator<Msg>;
+  jsm?: JetStreamManager;
+  consumer?: JsConsumer;
+  consumerName?: string;
+}
+
+type Taken = { tensor: Tensor | undefined; msg?: JsMsg };
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Reads tensors from a NATS subject.
+ *
+ * - **Plain subject**: subscribes (in queue group `queue`, if given, so each
+ *   message goes to one member). At-most-once: what is published while no
+ *   one is subscribed is gone.
+ * - **JetStream** (`stream`): pulls from the stream through a pull consumer:
+ *   the durable `durable` (shared by every Producer that names it: a work
+ *   queue across processes and machines) or an ephemeral one of its own (the
+ *   whole stream, from `startSequence` / `startTime` if given). **A tensor is
+ *   acknowledged when the caller asks for the next one, or closes**: a reader
+ *   killed while working on a tensor has it redelivered, after `ackWaitMs`,
+ *   to another reader on the same durable. {@link delivery} tells where the
+ *   last tensor came from. Chunked tensors are reassembled before `next()`
+ *   returns them: whole, or not at all.
+ *
+ * The end-of-stream marker of a {@link NatsConsumer} ends it cleanly: `next()`
+ * resolves `undefined`. On a durable the marker is handed on (not
+ * acknowledged), so every reader of the work queue ends. A connection that
+ * closes for good (the client stops reconnecting) rejects `ERR_CONNECTION_LOST`.
+ *
+ * Memory: up to `prefetch` messages fetched ahead (each at most the server's
+ * `max_payload`), plus one reassembled tensor and `4 × max_payload` of chunks
+ * on their way to it.
+ */
+export class NatsProducerBase extends BaseProducer {
+  /** The subject read from. */
+  readonly subject: string;
+  /** The JetStream stream, if any. */
+  readonly stream: string | undefined;
+  /** Where the tensor last returned by `next()` came from; `undefined` on plain subjects. */
+  delivery: NatsDelivery | undefined;
+  private readonly options: NatsProducerOptions;
+  private readonly opening: Promise<Opened>;
+  private readonly closing = new AbortController();
+  private readonly what: string;
+  private readonly maxMessageBytes: number;
+  private pendingTake: Promise<Taken> | undefined;
+  private toAck: JsMsg | undefined;
+  private ended = false;
+  private closed: Promise<void> | undefined;
+  // JetStream: messages fetched ahead, the fetch in progress, and who waits for either.
+  private readonly fetched: JsMsg[] = [];
+  private fetching: ConsumerMessages | undefined;
+  private fetchDone: Promise<void> | undefined;
+  private failure: HarmonicsError | undefined;
+  private wake: (() => void) | undefined;
+
+  /**
+   * @param target `nats://HOST:PORT/SUBJECT?stream=S&durable=D…`, or a bare
+   *   subject with `{ servers }` or `{ connection }`.
+   */
+  constructor(target: string, options: NatsProducerOptions = {}, connect?: Connector) {
+    super();
+    let subject = target;
+    let o: NatsProducerOptions = options;
+    if (target.includes('://')) {
+      const parsed = parseNatsUrl(target, options, PRODUCER_PARAMS);
+      subject = parsed.subject;
+      o = { servers: parsed.servers, ...parsed.options };
+    }
+    checkCommon(subject, o);
+    const jsOnly = (['durable', 'startSequence', 'startTime', 'maxAckPending', 'ackWaitMs'] as const).find((k) => o[k] !== undefined);
+    if (o.stream === undefined && jsOnly !== undefined)
+      throw new HarmonicsError(
+        'ERR_INVALID_ARGUMENT',
+        `${jsOnly} applies to JetStream streams; add { stream } (?stream=NAME), or leave it out for a plain subject`,
+      );
+    if (o.stream !== undefined && o.queue !== undefined)
+      throw new HarmonicsError(
+        'ERR_INVALID_ARGUMENT',
+        'queue groups are for plain subjects; on a stream, readers that share a { durable } form the work queue',
+      );
+    this.subject = subject;
+    this.stream = o.stream;
+    this.options = o;
+    this.maxMessageBytes = o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.what = `NatsProducer(${o.stream !== undefined ? `stream ${o.stream}${o.durable !== undefined ? `, durable ${o.durable}` : ''}, ` : ''}subject ${subject})`;
+    if (connect === undefined && o.connection === undefined)
+      throw new HarmonicsError(
+        'ERR_INVALID_ARGUMENT',
+        `${this.what}: no way to connect; pass { connection }, or use the Node or browser entry of @harmonics/transport-nats`,
+      );
+    this.opening = this.open(connect!);
+    this.opening.catch(noop);
+  }
+
+  /**
+   * Resolves once connected and subscribed (plain subject) or its pull consumer exists (JetStream): tensors published after this reach it; rejects with the
+   * connection's error (`ERR_CONNECT`, …). Optional: the first call waits anyway.
+   */
+  get ready(): Promise<void> {
+    return this.opening.then(noop);
+  }
+
+  private async open(connect: Connector): Promise<Opened> {
+    const held = await hold(connect, this.options, this.what);
+    try {
+      if (this.stream === undefined) {
+        const sub = held.nc.subscribe(this.subject, this.options.queue !== undefined ? { queue: this.options.queue } : undefined);
+        // The subscription is registered with the server once this round trip completes: publishes after it reach us.
+        await held.nc.flush();
+        return { held, sub, subIter: sub[Symbol.asyncIterator]() };
+      }
+      const jsm = await managerOf(held.nc, this.what);
+      await ensureStream(jsm, this.stream, this.subject, this.options.createStream === true, this.options.replicas ?? 1, this.what);
+      const name = await ensurePullConsumer(jsm, { ...this.options, stream: this.stream, subject: this.subject }, this.what);
+      const consumer = await jetstream(held.nc).consumers.get(this.stream, name);
+      return { held, jsm, consumer, consumerName: name };
+    } catch (err) {
+      await release(held);
+      throw err;
+    }
+  }
+
+  protected async read(options?: AbortOptions): Promise<Tensor | undefined> {
+    if (this.closed) throw closedError(this.what);
+    // Asking for the next tensor acknowledges the one before.
+    this.toAck?.ack();
+    this.toAck = undefined;
+    this.delivery = undefined;
+    if (this.ended) return undefined;
+    // A take that an aborted or timed-out next() left running is picked up here, so nothing is lost.
+    const taking = (this.pendingTake ??= this.take());
+    const taken = await raceSignals(this.withIdleTimeout(taking), options?.signal, 'next()', this.closing.signal, this.what);
+    this.pendingTake = undefined;
+    if (taken.msg !== undefined) {
+      const m = taken.msg;
+      this.toAck = m;
+      this.delivery = { stream: m.info.stream, seq: m.seq, deliveryCount: m.info.deliveryCount, redelivered: m.redelivered, time: m.time };
+    }
+    return taken.tensor;
+  }
+
+  private withIdleTimeout(p: Promise<Taken>): Promise<Taken> {
+    const ms = this.options.idleTimeoutMs;
+    if (ms === undefined) return p;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new HarmonicsError('ERR_TIMEOUT', `${this.what}: no message within ${ms} ms (idleTimeoutMs)`)), ms);
+    });
+    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  private async take(): Promise<Taken> {
+    const opened = await this.opening;
+    return opened.subIter !== undefined ? this.takePlain(opened) : this.takeStream(opened);
+  }
+
+  private async takePlain(opened: Opened): Promise<Taken> {
+    const r = await opened.subIter!.next();
+    if (r.done === true) {
+      if (this.closing.signal.aborted) throw closedError(this.what);
+      throw lostError(this.what, opened.held.nc);
+    }
+    const m = r.value;
+    if (m.headers?.has(END_HEADER) === true) {
+      this.ended = true;
+      opened.sub!.unsubscribe();
+      return { tensor: undefined };
+    }
+    return { tensor: this.decode(m.data) };
+  }
+
+  private async takeStream(opened: Opened): Promise<Taken> {
+    for (;;) {
+      const m = this.fetched.shift();
+      if (m !== undefined) {
+        if (this.fetched.length <= (this.options.prefetch ?? DEFAULT_PREFETCH) / 2) this.startFetch(opened);
+        if (m.headers?.has(END_HEADER) === true) {
+          this.ended = true;
+          // Hand the marker on, so the other readers of a durable end too; an ephemeral consumer is ours alone.
+          if (this.options.durable !== undefined) m.nak();
+          else m.ack();
+          this.giveBack();
+          return { tensor: undefined };
+        }
+        return { tensor: await this.decodeStored(opened, m), msg: m };
+      }
+      if (this.failure !== undefined) throw this.failure;
+      this.startFetch(opened);
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = undefined;
+    }
+  }
+
+  /** Keeps one pull request going while fewer than half of `prefetch` messages wait. */
+  private startFetch(opened: Opened): void {
+    if (this.fetchDone !== undefined || this.ended || this.closing.signal.aborted) return;
+    const want = (this.options.prefetch ?? DEFAULT_PREFETCH) - this.fetched.length;
+    if (want <= 0) return;
+    this.fetchDone = this.runFetch(opened, want).finally(() => {
+      this.fetchDone = undefined;
+      this.fetching = undefined;
+      this.wake?.();
+    });
+  }
+
+  private async runFetch(opened: Opened, want: number): Promise<void> {
+    const { nc } = opened.held;
+    let attempt = 0;
+    for (;;) {
+      if (this.closing.signal.aborted || this.ended) return;
+      if (nc.isClosed()) {
+        this.failure = lostError(this.what, nc);
+        return;
+      }
+      let got = 0;
+      try {
+        const iter = await opened.consumer!.fetch({ max_messages: want, expires: 5000 });
+        this.fetching = iter;
+        for await (const m of iter) {
+          got++;
+          if (this.closing.signal.aborted) {
+            m.nak();
+            continue;
+          }
+          this.fetched.push(m);
+          this.wake?.();
+        }
+        if (got > 0) return;
+        attempt = 0;
+      } catch (err) {
+        if (this.closing.signal.aborted) return;
+        if (nc.isClosed()) {
+          this.failure = lostError(this.what, nc, err);
+          return;
+        }
+        if (/not found/i.test((err as Error).message)) {
+          this.failure = apiError(err, `${this.what}: the pull consumer "${opened.consumerName}" or its stream is gone`);
+          return;
+        }
+        if (got > 0) return;
+        // Disconnected, or the server is restarting: try again once the client reconnects.
+        await sleep(Math.min(2000, 100 * 2 ** Math.min(attempt++, 5)));
+      }
+    }
+  }
+
+  /** Nak what was fetched and not handed out, so other readers of the durable get it now rather than after ackWait. */
+  private giveBack(): void {
+    for (const m of this.fetched.splice(0)) m.nak();
+    this.fetching?.stop();
+  }
+
+  private decode(bytes: Uint8Array): Tensor {
+    if (bytes.length > this.maxMessageBytes) throw tooLargeError(`${this.what}: record`, bytes.length, this.maxMessageBytes);
+    return decodeTensor(bytes);
+  }
+
+  /** A stored message's tensor: its record, or a manifest's chunks fetched from the stream and joined. */
+  private async decodeStored(opened: Opened, m: JsMsg): Promise<Tensor> {
+    try {
+      const chunks = m.headers?.get(CHUNKS_HEADER);
+      if (chunks === undefined || chunks === '') return this.decode(m.data);
+      const length = Number(m.headers!.get(LENGTH_HEADER));
+      const seqs = chunks.split(',').map(Number);
+      if (!Number.isSafeInteger(length) || length <= 0 || seqs.some((s) => !Number.isSafeInteger(s) || s <= 0))
+        throw new HarmonicsError('ERR_PROTOCOL', `${this.what}: malformed chunk manifest at stream sequence ${m.seq}`);
+      if (length > this.maxMessageBytes) throw tooLargeError(`${this.what}: chunked record`, length, this.maxMessageBytes);
+      const parts = new Array<Uint8Array>(seqs.length);
+      let nextChunk = 0;
+      const lane = async (): Promise<void> => {
+        while (nextChunk < seqs.length) {
+          const i = nextChunk++;
+          const stored = await opened.jsm!.streams.getMessage(this.stream!, { seq: seqs[i] });
+          if (stored === null)
+            throw new HarmonicsError(
+              'ERR_PROTOCOL',
+              `${this.what}: chunk ${i + 1} of ${seqs.length} (stream sequence ${seqs[i]}) of the tensor at sequence ${m.seq} is gone from stream "${this.stream}"; were the stream's limits (max_age, max_bytes) too tight?`,
+            );
+          parts[i] = stored.data;
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(CHUNK_CONCURRENCY, seqs.length) }, lane));
+      // One copy: the chunks into one buffer of the record's length; the data is then moved, not copied, into alignment.
+      const record = new Uint8Array(length);
+      let filled = 0;
+      for (const part of parts) {
+        if (filled + part.length > length)
+          throw new HarmonicsError('ERR_PROTOCOL', `${this.what}: the chunks of the tensor at sequence ${m.seq} hold more than its ${length} bytes`);
+        record.set(part, filled);
+        filled += part.length;
+      }
+      if (filled !== length)
+        throw new HarmonicsError(
+          'ERR_TRUNCATED',
+          `${this.what}: the chunks of the tensor at sequence ${m.seq} hold ${filled} of its ${length} bytes`,
+        );
+      return decodeTensorInPlace(record, this.maxMessageBytes);
+    } catch (err) {
+      // A record that cannot be read will not improve with redelivery: stop the server from handing it out again.
+      if (err instanceof HarmonicsError && err.code !== 'ERR_CONNECTION_LOST') m.term(err.message.slice(0, 200));
+      throw err instanceof HarmonicsError ? err : apiError(err, `${this.what}: cannot fetch the chunks of the tensor at sequence ${m.seq}`);
+    }
+  }
+
+  /**
+   * Acknowledge the last tensor, give back what was fetched ahead (JetStream),
+   * reject waiting `next()` calls with `ERR_CLOSED`, delete an ephemeral
+   * consumer, and close the connection if this end opened it. Idempotent.
+   */
+  close(): Promise<void> {
+    return (this.closed ??= this.shutdown());
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closing.abort();
+    this.toAck?.ack();
+    this.toAck = undefined;
+    let opened: Opened;
+    try {
+      opened = await this.opening;
+    } catch {
+      return;
+    }
+    this.giveBack();
+    this.wake?.();
+    await this.fetchDone?.catch(noop);
+    this.giveBack();
+    if (opened.sub !== undefined && !opened.sub.isClosed()) opened.sub.unsubscribe();
+    if (opened.consumerName !== undefined && this.options.durable === undefined && !opened.held.nc.isClosed())
+      await opened.jsm!.consumers.delete(this.stream!, opened.consumerName).catch(noop);
+    await release(opened.held);
+  }
+
+  override toString(): string {
+    return this.what;
+  }
+}
