@@ -53,6 +53,8 @@ export interface NatsServerOptions {
   name?: string;
   /** JetStream storage directory (default: a new temp dir, removed by `stop()`). */
   storeDir?: string;
+  /** Run JetStream (default true). */
+  jetstream?: boolean;
   /** `max_payload` in bytes (default the server's: 1 MiB). */
   maxPayload?: number;
 }
@@ -62,6 +64,8 @@ export interface NatsServer {
   /** `nats://127.0.0.1:PORT`. */
   readonly url: string;
   readonly port: number;
+  /** The monitoring endpoint, `http://127.0.0.1:PORT` (`/varz`, `/jsz`, …). */
+  readonly monitorUrl: string;
   /** `ws://127.0.0.1:PORT` when started with `websocket`. */
   readonly wsUrl: string | undefined;
   readonly storeDir: string;
@@ -79,10 +83,12 @@ export interface NatsServer {
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
   const port = options.port ?? (await freePort());
   const wsPort = options.websocket === true ? await freePort() : undefined;
+  const httpPort = await freePort();
   const ownStore = options.storeDir === undefined;
   const storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), 'harmonics-nats-'));
   const name = options.name ?? `harmonics-${port}`;
-  const lines = [`server_name: "${name}"`, `host: "127.0.0.1"`, `port: ${port}`, `jetstream { store_dir: "${storeDir.replace(/\\/g, '/')}" }`];
+  const lines = [`server_name: "${name}"`, `host: "127.0.0.1"`, `port: ${port}`, `http: "127.0.0.1:${httpPort}"`];
+  if (options.jetstream !== false) lines.push(`jetstream { store_dir: "${storeDir.replace(/\\/g, '/')}" }`);
   if (options.maxPayload !== undefined) lines.push(`max_payload: ${options.maxPayload}`);
   if (wsPort !== undefined) lines.push(`websocket { host: "127.0.0.1", port: ${wsPort}, no_tls: true }`);
   if (options.cluster !== undefined) {
@@ -118,6 +124,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   return {
     url: `nats://127.0.0.1:${port}`,
     port,
+    monitorUrl: `http://127.0.0.1:${httpPort}`,
     wsUrl: wsPort !== undefined ? `ws://127.0.0.1:${wsPort}` : undefined,
     storeDir,
     log: () => log,
@@ -147,5 +154,26 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
       startNatsServer({ name: `harmonics-n${i + 1}`, cluster: { name: 'harmonics', port, routes: routePorts.filter((p) => p !== port) } }),
     ),
   );
-  return { nodes, urls: nodes.map((n) => n.url), stop: async () => void (await Promise.all(nodes.map((n) => n.stop()))) };
+  const stop = async (): Promise<void> => void (await Promise.all(nodes.map((n) => n.stop())));
+  // Clients can use JetStream once the nodes have elected a meta leader.
+  const until = Date.now() + 30_000;
+  for (;;) {
+    const leaders = await Promise.all(
+      nodes.map(async (n) => {
+        try {
+          const jsz = (await (await fetch(`${n.monitorUrl}/jsz`)).json()) as { meta_cluster?: { leader?: string } };
+          return jsz.meta_cluster?.leader ?? '';
+        } catch {
+          return '';
+        }
+      }),
+    );
+    if (leaders.every((l) => l !== '' && l === leaders[0])) break;
+    if (Date.now() > until) {
+      await stop();
+      throw new Error(`the ${size} nats-servers elected no JetStream meta leader within 30 s:\n${nodes.map((n) => n.log()).join('\n')}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { nodes, urls: nodes.map((n) => n.url), stop };
 }

@@ -1,4 +1,4 @@
-import { type NatsConnection } from '@nats-io/nats-core';
+import { type NatsConnection, RequestError, TimeoutError } from '@nats-io/nats-core';
 import { AckPolicy, DeliverPolicy, JetStreamApiError, type JetStreamManager, StorageType, jetstreamManager } from '@nats-io/jetstream';
 import { HarmonicsError } from '@harmonics/core';
 import { type Connector, type NatsOptions, connectOptionsOf } from './options.js';
@@ -40,6 +40,32 @@ export async function release(held: Held): Promise<void> {
 
 const nanos = (ms: number): number => Math.round(ms * 1e6);
 
+/** How long set-up requests (stream and consumer look-ups) are retried through a fail-over or a restart. */
+export const SETUP_RETRY_MS = 30_000;
+
+/**
+ * A JetStream request that failed for now: no answer in time, or "temporarily
+ * unavailable" (a cluster electing a leader). "No responders" is not: it
+ * means the server has no JetStream.
+ */
+export function isTransient(err: unknown): boolean {
+  if (err instanceof TimeoutError || (err instanceof RequestError && !/no responders/i.test(err.message))) return true;
+  return err instanceof JetStreamApiError && (err.status === 503 || err.code === 10008);
+}
+
+/** `request()`, tried again while it fails transiently, for up to {@link SETUP_RETRY_MS}. */
+export async function retrying<T>(nc: NatsConnection, request: () => Promise<T>): Promise<T> {
+  const until = Date.now() + SETUP_RETRY_MS;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await request();
+    } catch (err) {
+      if (!isTransient(err) || nc.isClosed() || Date.now() > until) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
+    }
+  }
+}
+
 /** Whether an error is the server saying "no such stream" / "no such consumer". */
 export function isNotFound(err: unknown): boolean {
   return err instanceof JetStreamApiError && (err.code === 10059 || err.code === 10014 || err.status === 404);
@@ -48,7 +74,7 @@ export function isNotFound(err: unknown): boolean {
 /** The JetStream manager; `ERR_PROTOCOL` if the server runs without JetStream. */
 export async function managerOf(nc: NatsConnection, what: string): Promise<JetStreamManager> {
   try {
-    return await jetstreamManager(nc);
+    return await retrying(nc, () => jetstreamManager(nc));
   } catch (err) {
     throw new HarmonicsError(
       'ERR_PROTOCOL',
@@ -62,6 +88,7 @@ export async function managerOf(nc: NatsConnection, what: string): Promise<JetSt
 
 /** Makes sure `stream` exists (creating it with `[subject, subject.chunks]` if asked) and returns its subjects. */
 export async function ensureStream(
+  nc: NatsConnection,
   jsm: JetStreamManager,
   stream: string,
   subject: string,
@@ -70,7 +97,7 @@ export async function ensureStream(
   what: string,
 ): Promise<void> {
   try {
-    await jsm.streams.info(stream);
+    await retrying(nc, () => jsm.streams.info(stream));
     return;
   } catch (err) {
     if (!isNotFound(err)) throw apiError(err, `${what}: cannot look up JetStream stream "${stream}"`);
@@ -84,11 +111,13 @@ export async function ensureStream(
       );
   }
   try {
-    await jsm.streams.add({ name: stream, subjects: [subject, chunkSubjectOf(subject)], storage: StorageType.File, num_replicas: replicas });
+    await retrying(nc, () =>
+      jsm.streams.add({ name: stream, subjects: [subject, chunkSubjectOf(subject)], storage: StorageType.File, num_replicas: replicas }),
+    );
   } catch (err) {
     // Another end created it first: fine if it is there now.
     try {
-      await jsm.streams.info(stream);
+      await retrying(nc, () => jsm.streams.info(stream));
     } catch {
       throw apiError(err, `${what}: cannot create JetStream stream "${stream}"`);
     }
@@ -107,10 +136,10 @@ export interface PullSpec {
 }
 
 /** The pull consumer's name: the durable (created if missing) or a new ephemeral one. */
-export async function ensurePullConsumer(jsm: JetStreamManager, spec: PullSpec, what: string): Promise<string> {
+export async function ensurePullConsumer(nc: NatsConnection, jsm: JetStreamManager, spec: PullSpec, what: string): Promise<string> {
   if (spec.durable !== undefined) {
     try {
-      await jsm.consumers.info(spec.stream, spec.durable);
+      await retrying(nc, () => jsm.consumers.info(spec.stream, spec.durable!));
       return spec.durable;
     } catch (err) {
       if (!isNotFound(err)) throw apiError(err, `${what}: cannot look up consumer "${spec.durable}" of stream "${spec.stream}"`);
@@ -135,12 +164,12 @@ export async function ensurePullConsumer(jsm: JetStreamManager, spec: PullSpec, 
   if (spec.durable !== undefined) config.durable_name = spec.durable;
   else config.inactive_threshold = nanos(5 * 60_000); // the server removes it if this process dies without closing
   try {
-    return (await jsm.consumers.add(spec.stream, config)).name;
+    return (await retrying(nc, () => jsm.consumers.add(spec.stream, config))).name;
   } catch (err) {
     if (spec.durable !== undefined) {
       // Several workers creating one durable at once: the others find it made.
       try {
-        await jsm.consumers.info(spec.stream, spec.durable);
+        await retrying(nc, () => jsm.consumers.info(spec.stream, spec.durable!));
         return spec.durable;
       } catch {
         // report the first error

@@ -130,7 +130,7 @@ export class NatsConsumerBase extends BaseConsumer {
       const maxPayload = held.nc.info?.max_payload ?? 1024 * 1024;
       if (this.stream === undefined) return { held, maxPayload };
       const jsm = await managerOf(held.nc, this.what);
-      await ensureStream(jsm, this.stream, this.subject, this.options.createStream === true, this.options.replicas ?? 1, this.what);
+      await ensureStream(held.nc, jsm, this.stream, this.subject, this.options.createStream === true, this.options.replicas ?? 1, this.what);
       return { held, maxPayload, js: jetstream(held.nc) };
     } catch (err) {
       await release(held);

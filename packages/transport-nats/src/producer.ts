@@ -2,7 +2,7 @@ import type { Msg, Subscription } from '@nats-io/nats-core';
 import { type Consumer as JsConsumer, type ConsumerMessages, type JetStreamManager, type JsMsg, jetstream } from '@nats-io/jetstream';
 import { type AbortOptions, BaseProducer, DEFAULT_MAX_MESSAGE_BYTES, HarmonicsError, type Tensor, decodeTensor } from '@harmonics/core';
 import { closedError, decodeTensorInPlace, noop, raceSignals, tooLargeError } from '@harmonics/internal';
-import { type Held, apiError, ensurePullConsumer, ensureStream, hold, managerOf, release } from './connection.js';
+import { type Held, apiError, ensurePullConsumer, ensureStream, hold, managerOf, release, retrying } from './connection.js';
 import { lostError } from './consumer.js';
 import { type Connector, type NatsProducerOptions, PRODUCER_PARAMS, checkCommon, parseNatsUrl } from './options.js';
 import { CHUNKS_HEADER, CHUNK_CONCURRENCY, DEFAULT_PREFETCH, END_HEADER, LENGTH_HEADER } from './protocol.js';
@@ -31,6 +31,9 @@ interface Opened {
 }
 
 type Taken = { tensor: Tensor | undefined; msg?: JsMsg };
+
+/** Acknowledged sequences remembered per Producer, to skip redeliveries whose ack was lost. */
+const RECENT_ACKS = 4096;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -73,6 +76,10 @@ export class NatsProducerBase extends BaseProducer {
   private readonly maxMessageBytes: number;
   private pendingTake: Promise<Taken> | undefined;
   private toAck: JsMsg | undefined;
+  // Stream sequences this Producer acknowledged lately: a redelivery of one (its ack was lost with a connection) is acked again and skipped.
+  private readonly acked = new Set<number>();
+  private readonly ackedOrder = new Array<number>(RECENT_ACKS);
+  private ackedAt = 0;
   private ended = false;
   private closed: Promise<void> | undefined;
   // JetStream: messages fetched ahead, the fetch in progress, and who waits for either.
@@ -139,9 +146,10 @@ export class NatsProducerBase extends BaseProducer {
         return { held, sub, subIter: sub[Symbol.asyncIterator]() };
       }
       const jsm = await managerOf(held.nc, this.what);
-      await ensureStream(jsm, this.stream, this.subject, this.options.createStream === true, this.options.replicas ?? 1, this.what);
-      const name = await ensurePullConsumer(jsm, { ...this.options, stream: this.stream, subject: this.subject }, this.what);
-      const consumer = await jetstream(held.nc).consumers.get(this.stream, name);
+      await ensureStream(held.nc, jsm, this.stream, this.subject, this.options.createStream === true, this.options.replicas ?? 1, this.what);
+      const name = await ensurePullConsumer(held.nc, jsm, { ...this.options, stream: this.stream, subject: this.subject }, this.what);
+      const js = jetstream(held.nc);
+      const consumer = await retrying(held.nc, () => js.consumers.get(this.stream!, name));
       return { held, jsm, consumer, consumerName: name };
     } catch (err) {
       await release(held);
@@ -152,8 +160,7 @@ export class NatsProducerBase extends BaseProducer {
   protected async read(options?: AbortOptions): Promise<Tensor | undefined> {
     if (this.closed) throw closedError(this.what);
     // Asking for the next tensor acknowledges the one before.
-    this.toAck?.ack();
-    this.toAck = undefined;
+    this.ackLast();
     this.delivery = undefined;
     if (this.ended) return undefined;
     // A take that an aborted or timed-out next() left running is picked up here, so nothing is lost.
@@ -166,6 +173,18 @@ export class NatsProducerBase extends BaseProducer {
       this.delivery = { stream: m.info.stream, seq: m.seq, deliveryCount: m.info.deliveryCount, redelivered: m.redelivered, time: m.time };
     }
     return taken.tensor;
+  }
+
+  private ackLast(): void {
+    const m = this.toAck;
+    if (m === undefined) return;
+    this.toAck = undefined;
+    m.ack();
+    const slot = this.ackedAt++ % RECENT_ACKS;
+    const old = this.ackedOrder[slot];
+    if (old !== undefined) this.acked.delete(old);
+    this.ackedOrder[slot] = m.seq;
+    this.acked.add(m.seq);
   }
 
   private withIdleTimeout(p: Promise<Taken>): Promise<Taken> {
@@ -210,6 +229,12 @@ export class NatsProducerBase extends BaseProducer {
           else m.ack();
           this.giveBack();
           return { tensor: undefined };
+        }
+        if (this.acked.has(m.seq)) {
+          // Handed out and acknowledged by this Producer before: the ack did not reach the server, or the server lost it
+          // (a server killed with SIGKILL restarts its consumers from their last synced state, and sends those messages again).
+          m.ack();
+          continue;
         }
         return { tensor: await this.decodeStored(opened, m), msg: m };
       }
@@ -299,7 +324,7 @@ export class NatsProducerBase extends BaseProducer {
       const lane = async (): Promise<void> => {
         while (nextChunk < seqs.length) {
           const i = nextChunk++;
-          const stored = await opened.jsm!.streams.getMessage(this.stream!, { seq: seqs[i] });
+          const stored = await retrying(opened.held.nc, () => opened.jsm!.streams.getMessage(this.stream!, { seq: seqs[i] }));
           if (stored === null)
             throw new HarmonicsError(
               'ERR_PROTOCOL',
@@ -342,8 +367,7 @@ export class NatsProducerBase extends BaseProducer {
 
   private async shutdown(): Promise<void> {
     this.closing.abort();
-    this.toAck?.ack();
-    this.toAck = undefined;
+    this.ackLast();
     let opened: Opened;
     try {
       opened = await this.opening;

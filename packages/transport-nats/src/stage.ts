@@ -1,6 +1,6 @@
 import { type AbortOptions, HarmonicsError, type Tensor } from '@harmonics/core';
 import { throwIfAborted } from '@harmonics/internal';
-import type { NatsConsumerBase } from './consumer.js';
+import type { NatsConsumerBase, NatsPubAck } from './consumer.js';
 import type { NatsDelivery, NatsProducerBase } from './producer.js';
 
 /** Options of {@link runStage}. */
@@ -13,6 +13,11 @@ export interface StageOptions extends AbortOptions {
   idPrefix?: string;
   /** Stop after this many inputs (the last is acknowledged when `input` is next read or closed). Default: until the input ends. */
   limit?: number;
+  /**
+   * Called after each output's PubAck and before its input is acknowledged
+   * (logging, metrics). The input stays unacknowledged until it returns.
+   */
+  afterOutput?: (delivery: NatsDelivery, ack: NatsPubAck) => void | Promise<void>;
 }
 
 /** What {@link runStage} did. */
@@ -67,7 +72,9 @@ export async function runStage(
     await output.push(out, { msgId: `${prefix}${d.stream}:${d.seq}`, signal: options.signal });
     result.processed++;
     if (d.redelivered) result.redelivered++;
-    if (output.lastAck?.duplicate === true) result.duplicates++;
+    const ack = output.lastAck!;
+    if (ack.duplicate) result.duplicates++;
+    await options.afterOutput?.(d, ack);
   }
   return result;
 }
