@@ -165,7 +165,16 @@ export class NatsProducerBase extends BaseProducer {
     if (this.ended) return undefined;
     // A take that an aborted or timed-out next() left running is picked up here, so nothing is lost.
     const taking = (this.pendingTake ??= this.take());
-    const taken = await raceSignals(this.withIdleTimeout(taking), options?.signal, 'next()', this.closing.signal, this.what);
+    let failed = false;
+    taking.catch(() => (failed = true));
+    let taken: Taken;
+    try {
+      taken = await raceSignals(this.withIdleTimeout(taking), options?.signal, 'next()', this.closing.signal, this.what);
+    } catch (err) {
+      // The take's own failure is reported once; an abort, a close or an idle timeout leaves the take to the next call.
+      if (failed && this.pendingTake === taking) this.pendingTake = undefined;
+      throw err;
+    }
     this.pendingTake = undefined;
     if (taken.msg !== undefined) {
       const m = taken.msg;
