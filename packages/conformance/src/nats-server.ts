@@ -11,6 +11,12 @@ import { join } from 'node:path';
 /** The server binary: HARMONICS_NATS_SERVER, else Debian's /usr/sbin/nats-server, else `nats-server` on PATH. */
 export const NATS_SERVER = process.env.HARMONICS_NATS_SERVER ?? (existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : 'nats-server');
 
+// Servers still running when this process exits (a test that failed before its `stop()`) go with it.
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 /** A free TCP port on 127.0.0.1 (bound, then released). */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -103,6 +109,9 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   let log = '';
   const launch = async (): Promise<void> => {
     child = spawn(NATS_SERVER, ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const started = child;
+    running.add(started);
+    started.once('exit', () => running.delete(started));
     child.on(
       'error',
       (err) => (log += `\ncannot run ${NATS_SERVER}: ${err.message} (install it: scripts/setup-peers.sh, or set HARMONICS_NATS_SERVER)`),

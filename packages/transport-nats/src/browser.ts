@@ -29,6 +29,7 @@ export class NatsProducer extends NatsProducerBase {
 
 /** `nats://` targets for `@harmonics/url` in a browser: the host and port are the server's WebSocket listener. */
 export const natsTransport: Transport = natsTransportFor({
-  producer: (url, options) => new NatsProducer(url.replace(/^nats:/, 'ws:'), options),
-  consumer: (url, options) => new NatsConsumer(url.replace(/^nats:/, 'ws:'), options),
+  connectScheme: 'ws',
+  producer: (url, options) => new NatsProducer(url, options),
+  consumer: (url, options) => new NatsConsumer(url, options),
 });

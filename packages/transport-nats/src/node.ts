@@ -27,6 +27,7 @@ export class NatsProducer extends NatsProducerBase {
 
 /** `nats://` targets for `@harmonics/url`. */
 export const natsTransport: Transport = natsTransportFor({
+  connectScheme: 'nats',
   producer: (url, options) => new NatsProducer(url, options),
   consumer: (url, options) => new NatsConsumer(url, options),
 });

@@ -82,6 +82,7 @@ export class NatsProducerBase extends BaseProducer {
   private ackedAt = 0;
   private ended = false;
   private closed: Promise<void> | undefined;
+  private releasing: Promise<void> | undefined;
   // JetStream: messages fetched ahead, the fetch in progress, and who waits for either.
   private readonly fetched: JsMsg[] = [];
   private fetching: ConsumerMessages | undefined;
@@ -176,6 +177,8 @@ export class NatsProducerBase extends BaseProducer {
       throw err;
     }
     this.pendingTake = undefined;
+    // The end of the stream: let go of the connection now (a program that read to the end exits); next() stays undefined.
+    if (this.ended) void this.releaseAll();
     if (taken.msg !== undefined) {
       const m = taken.msg;
       this.toAck = m;
@@ -369,14 +372,24 @@ export class NatsProducerBase extends BaseProducer {
    * Acknowledge the last tensor, give back what was fetched ahead (JetStream),
    * reject waiting `next()` calls with `ERR_CLOSED`, delete an ephemeral
    * consumer, and close the connection if this end opened it. Idempotent.
+   * A Producer that reached the end of its stream has let go of all that
+   * already (so a program that reads to the end exits), and `next()` keeps
+   * resolving `undefined` until `close()`.
    */
   close(): Promise<void> {
-    return (this.closed ??= this.shutdown());
+    return (this.closed ??= (async () => {
+      this.closing.abort();
+      this.ackLast();
+      await this.releaseAll();
+    })());
   }
 
-  private async shutdown(): Promise<void> {
+  private releaseAll(): Promise<void> {
+    return (this.releasing ??= this.doRelease());
+  }
+
+  private async doRelease(): Promise<void> {
     this.closing.abort();
-    this.ackLast();
     let opened: Opened;
     try {
       opened = await this.opening;

@@ -1,6 +1,6 @@
 // @harmonics/url (browser entry): a browser has no node_modules to import a
 // transport from at run time, so nothing loads by itself; pass the transports
-// in `{ transports }` (wsTransport for ws:// and wss://). The bundle then holds
+// in `{ transports }` (wsTransport for ws:// and wss://, natsTransport for nats://). The bundle then holds
 // exactly what the app imports, and bundles whatever else is installed or not.
 import type { Consumer, Producer } from '@harmonics/core';
 import { type LoaderTable, type MakeOptions, make } from './make.js';
@@ -27,6 +27,12 @@ const LOADERS: LoaderTable = {
   socket: nodeOnly('@harmonics/transport-net'),
   grpc: nodeOnly('@harmonics/transport-grpc'),
   flight: nodeOnly('@harmonics/transport-flight'),
+  nats: {
+    pkg: '@harmonics/transport-nats',
+    exportName: 'natsTransport',
+    load: undefined,
+    unavailable: `in a browser pass it: import { natsTransport } from '@harmonics/transport-nats' (HOST:PORT is then the server's WebSocket listener)`,
+  },
 };
 
 /** A Producer for a target of a transport passed in `{ transports }` (`wsTransport` for `ws://` / `wss://`). */

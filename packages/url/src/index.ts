@@ -23,13 +23,15 @@ const LOADERS: LoaderTable = {
   ws,
   wss: ws,
   flight: { pkg: '@harmonics/transport-flight', exportName: 'flightTransport', load: importInstalled('@harmonics/transport-flight') },
+  nats: { pkg: '@harmonics/transport-nats', exportName: 'natsTransport', load: importInstalled('@harmonics/transport-nats') },
 };
 
 /**
  * A Producer for `target` (DESIGN §8): `file:PATH`, `socket:FD`,
  * `tcp:HOST:PORT`, `unix:PATH`, `grpc:HOST:PORT`, `ws://HOST:PORT/PATH`,
- * `wss://…`, `flight:HOST:PORT[/STREAM]`, or the `scheme://` spelling of
- * each. The scheme's package is imported on first use.
+ * `wss://…`, `flight:HOST:PORT[/STREAM]`,
+ * `nats://HOST:PORT/SUBJECT[?stream=S&durable=D]`, or the `scheme://`
+ * spelling of each. The scheme's package is imported on first use.
  *
  * Errors: `ERR_UNSUPPORTED_SCHEME` (unknown scheme, malformed target),
  * `ERR_INVALID_ARGUMENT` (an unknown parameter or a bad value),

@@ -12,12 +12,13 @@ const SHAPES: Readonly<Record<string, Shape>> = {
   ws: 'host-port',
   wss: 'host-port',
   flight: 'host-port',
+  nats: 'host-port',
 };
 
 /** Every scheme `makeProducer`/`makeConsumer` understand (a transport passed in `{ transports }` may add more). */
 export const KNOWN_SCHEMES: readonly string[] = Object.keys(SHAPES);
 
-const DEFAULT_PORTS: Readonly<Record<string, number>> = { ws: 80, wss: 443 };
+const DEFAULT_PORTS: Readonly<Record<string, number>> = { ws: 80, wss: 443, nats: 4222 };
 
 function fail(href: string, why: string): HarmonicsError {
   return new HarmonicsError('ERR_UNSUPPORTED_SCHEME', `target "${href}": ${why}`);
@@ -71,6 +72,11 @@ export function parseTarget(href: string, extraSchemes: readonly string[] = []):
     const stream = path === undefined ? '' : decode(href, path.slice(1));
     if (stream.includes('/')) throw fail(href, `a flight stream name is one path segment (flight:HOST:PORT/STREAM); got "${stream}"`);
     if (stream !== '') target.path = stream;
+  } else if (scheme === 'nats') {
+    const subject = path === undefined ? '' : decode(href, path.slice(1));
+    if (subject === '' || /[\s/]/.test(subject))
+      throw fail(href, `expected nats://HOST:PORT/SUBJECT with a NATS subject (no spaces or "/"), e.g. nats://127.0.0.1:4222/activations`);
+    target.path = subject;
   } else if (path !== undefined && path !== '/') {
     throw fail(href, `${scheme}: targets have no path (got "${path}"); write ${scheme}:HOST:PORT`);
   }

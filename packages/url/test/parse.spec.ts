@@ -18,6 +18,8 @@ describe('parseTarget: both spellings of every scheme', () => {
     ['flight:127.0.0.1:8815', { scheme: 'flight', host: '127.0.0.1', port: 8815 }],
     ['flight://127.0.0.1:8815/activations', { scheme: 'flight', host: '127.0.0.1', port: 8815, path: 'activations' }],
     ['flight:127.0.0.1:8815/layer%203', { scheme: 'flight', host: '127.0.0.1', port: 8815, path: 'layer 3' }],
+    ['nats://127.0.0.1:4222/activations', { scheme: 'nats', host: '127.0.0.1', port: 4222, path: 'activations' }],
+    ['nats:nats.internal/stage.2?stream=S', { scheme: 'nats', host: 'nats.internal', port: 4222, path: 'stage.2', params: { stream: 'S' } }],
     ['file:out.bin', { scheme: 'file', path: 'out.bin' }],
     ['file:/tmp/a b.bin', { scheme: 'file', path: '/tmp/a b.bin' }],
     ['file:data#1.bin', { scheme: 'file', path: 'data#1.bin' }],
@@ -43,7 +45,7 @@ describe('parseTarget: both spellings of every scheme', () => {
   });
 
   it('knows every scheme of DESIGN §8', () => {
-    expect([...KNOWN_SCHEMES].sort()).toEqual(['file', 'flight', 'grpc', 'socket', 'tcp', 'unix', 'ws', 'wss']);
+    expect([...KNOWN_SCHEMES].sort()).toEqual(['file', 'flight', 'grpc', 'nats', 'socket', 'tcp', 'unix', 'ws', 'wss']);
   });
 
   it('parses the schemes of explicitly passed transports as HOST:PORT targets', () => {
@@ -75,6 +77,8 @@ describe('parseTarget: malformed targets are ERR_UNSUPPORTED_SCHEME naming the t
     ['tcp:h:1/path', /no path/],
     ['ws://h:1/x#frag', /fragment/],
     ['flight:h:1/a/b', /one path segment/],
+    ['nats://h:4222', /nats:\/\/HOST:PORT\/SUBJECT/],
+    ['nats://h:4222/a/b', /no spaces or "\/"/],
     ['file:', /missing path/],
     ['file://relative/x.bin', /absolute path/],
     ['unix:', /missing path/],
