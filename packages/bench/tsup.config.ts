@@ -7,5 +7,7 @@ export default defineConfig({
   target: 'node20',
   sourcemap: true,
   clean: true,
-  external: [/^@harmonics\//],
+  // The nats-server launcher of the conformance helpers is bundled in (the package has no build of its own).
+  noExternal: ['@harmonics/conformance/nats-server'],
+  external: [/^@harmonics\/(?!conformance\/nats-server$)/],
 });

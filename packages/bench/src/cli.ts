@@ -5,6 +5,7 @@ import { codecCases } from './codec.js';
 import { fileCases } from './file.js';
 import { flightCases } from './flight.js';
 import { grpcCases } from './grpc.js';
+import { natsCases } from './nats.js';
 import { netCases } from './net.js';
 import { workerCases } from './worker.js';
 import { wsCases } from './ws.js';
@@ -18,7 +19,17 @@ function arg(name: string): string | undefined {
 async function main(): Promise<void> {
   const only = arg('--only');
   const json = arg('--json');
-  const groups: (() => Case[] | Promise<Case[]>)[] = [codecCases, busCases, fileCases, netCases, grpcCases, wsCases, flightCases, workerCases];
+  const groups: (() => Case[] | Promise<Case[]>)[] = [
+    codecCases,
+    busCases,
+    fileCases,
+    netCases,
+    grpcCases,
+    wsCases,
+    flightCases,
+    workerCases,
+    natsCases,
+  ];
   const rows: BenchRow[] = [];
   console.log(`Harmonics bench — node ${process.version}, medians of alternating runs; ratio = harmonics / baseline (higher is better)`);
   printHeader();

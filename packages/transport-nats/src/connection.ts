@@ -86,7 +86,12 @@ export async function managerOf(nc: NatsConnection, what: string): Promise<JetSt
   }
 }
 
-/** Makes sure `stream` exists (creating it with `[subject, subject.chunks]` if asked) and returns its subjects. */
+/**
+ * Makes sure `stream` exists (creating it with `[subject, subject.chunks]`,
+ * file storage and direct gets allowed, if asked); returns whether it allows
+ * direct gets (chunks are then read as raw bytes rather than through the
+ * JSON message-get API).
+ */
 export async function ensureStream(
   nc: NatsConnection,
   jsm: JetStreamManager,
@@ -95,10 +100,9 @@ export async function ensureStream(
   create: boolean,
   replicas: number,
   what: string,
-): Promise<void> {
+): Promise<boolean> {
   try {
-    await retrying(nc, () => jsm.streams.info(stream));
-    return;
+    return (await retrying(nc, () => jsm.streams.info(stream))).config.allow_direct === true;
   } catch (err) {
     if (!isNotFound(err)) throw apiError(err, `${what}: cannot look up JetStream stream "${stream}"`);
     if (!create)
@@ -111,13 +115,20 @@ export async function ensureStream(
       );
   }
   try {
-    await retrying(nc, () =>
-      jsm.streams.add({ name: stream, subjects: [subject, chunkSubjectOf(subject)], storage: StorageType.File, num_replicas: replicas }),
+    const made = await retrying(nc, () =>
+      jsm.streams.add({
+        name: stream,
+        subjects: [subject, chunkSubjectOf(subject)],
+        storage: StorageType.File,
+        num_replicas: replicas,
+        allow_direct: true,
+      }),
     );
+    return made.config.allow_direct === true;
   } catch (err) {
     // Another end created it first: fine if it is there now.
     try {
-      await retrying(nc, () => jsm.streams.info(stream));
+      return (await retrying(nc, () => jsm.streams.info(stream))).config.allow_direct === true;
     } catch {
       throw apiError(err, `${what}: cannot create JetStream stream "${stream}"`);
     }

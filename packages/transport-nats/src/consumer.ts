@@ -32,6 +32,14 @@ export interface NatsPubAck {
   duplicate: boolean;
 }
 
+const RESOLVED: Promise<void> = Promise.resolve();
+
+/** Run `fn` at the next turn of the event loop, after the microtasks of this one (setImmediate in Node; a timer in browsers). */
+const nextTurn: (fn: () => void) => void =
+  typeof (globalThis as { setImmediate?: unknown }).setImmediate === 'function'
+    ? (fn) => void (globalThis as unknown as { setImmediate: (f: () => void) => unknown }).setImmediate(fn)
+    : (fn) => void setTimeout(fn, 0);
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A random id for this writer's messages (the per-push counter follows it). */
@@ -84,6 +92,10 @@ export class NatsConsumerBase extends BaseConsumer {
   private readonly id = writerId();
   private readonly maxMessageBytes: number;
   private counter = 0;
+  private openedNow: Opened | undefined;
+  private queued = 0;
+  private pendingPlain: Uint8Array[] = [];
+  private plainFailure: HarmonicsError | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private unflushed = 0;
   private closed: Promise<void> | undefined;
@@ -128,10 +140,10 @@ export class NatsConsumerBase extends BaseConsumer {
     const held = await hold(connect, this.options, this.what);
     try {
       const maxPayload = held.nc.info?.max_payload ?? 1024 * 1024;
-      if (this.stream === undefined) return { held, maxPayload };
+      if (this.stream === undefined) return (this.openedNow = { held, maxPayload });
       const jsm = await managerOf(held.nc, this.what);
       await ensureStream(held.nc, jsm, this.stream, this.subject, this.options.createStream === true, this.options.replicas ?? 1, this.what);
-      return { held, maxPayload, js: jetstream(held.nc) };
+      return (this.openedNow = { held, maxPayload, js: jetstream(held.nc) });
     } catch (err) {
       await release(held);
       throw err;
@@ -154,11 +166,15 @@ export class NatsConsumerBase extends BaseConsumer {
     if (this.closed) return Promise.reject(closedError(this.what));
     try {
       throwIfAborted(options?.signal, 'push()');
+      // Fast path, plain subjects: nothing queued before it, so publish now, in order, without a promise chain.
+      const opened = this.openedNow;
+      if (opened !== undefined && opened.js === undefined && this.queued === 0) return this.publishPlain(opened, t, options?.signal);
     } catch (err) {
       return Promise.reject(err);
     }
+    this.queued++;
     const run = (): Promise<void> => this.publishOne(t, options);
-    const p = this.queue.then(run, run);
+    const p = this.queue.then(run, run).finally(() => this.queued--);
     this.queue = p.catch(noop);
     return p;
   }
@@ -172,28 +188,56 @@ export class NatsConsumerBase extends BaseConsumer {
     const opened = await raceSignals(this.opening, signal, 'push()', this.closing.signal, this.what);
     const { nc } = opened.held;
     if (nc.isClosed()) throw lostError(this.what, nc);
-    if (opened.js === undefined) {
-      if (bytes.length + CHUNK_HEADROOM > opened.maxPayload)
-        throw new HarmonicsError(
-          'ERR_TOO_LARGE',
-          `${this.what}: a record of ${bytes.length} bytes does not fit the server's max_payload (${opened.maxPayload}); ` +
-            'plain subjects carry one message per tensor: use a JetStream stream (?stream=NAME), which sends larger tensors in chunks, or raise max_payload on the server',
-        );
-      nc.publish(this.subject, bytes);
-      this.unflushed += bytes.length;
-      if (this.unflushed > (this.options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK)) {
-        this.unflushed = 0;
-        await raceSignals(nc.flush(), signal, 'push()', this.closing.signal, this.what).catch((err: unknown) => {
-          throw nc.isClosed() ? lostError(this.what, nc, err) : err;
-        });
-      }
-      return;
-    }
+    if (opened.js === undefined) return this.publishPlain(opened, t, signal, bytes);
     const msgId = options?.msgId ?? `${this.id}.${this.counter++}`;
     const chunkLimit = Math.min(this.options.chunkBytes ?? Infinity, opened.maxPayload - CHUNK_HEADROOM);
     const work =
       bytes.length <= chunkLimit ? this.publishAcked(opened, this.subject, bytes, msgId) : this.publishChunked(opened, bytes, msgId, chunkLimit);
     this.lastAck = await raceSignals(work, signal, 'push()', this.closing.signal, this.what);
+  }
+
+  /**
+   * A plain publish. Records pushed within one turn of the event loop are
+   * handed to the client together at the end of it (one socket write for
+   * many small tensors, as a loop of synchronous publishes gets); beyond
+   * `highWaterMark` bytes not yet flushed to the server, the returned promise
+   * waits for them to be.
+   */
+  private publishPlain(opened: Opened, t: Tensor, signal: AbortSignal | undefined, encoded?: Uint8Array): Promise<void> {
+    const { nc } = opened.held;
+    if (this.plainFailure !== undefined) throw this.plainFailure;
+    if (nc.isClosed()) throw lostError(this.what, nc);
+    const bytes = encoded ?? encodeTensor(t);
+    if (bytes.length > this.maxMessageBytes) throw tooLargeError(`${this.what}: tensor record`, bytes.length, this.maxMessageBytes);
+    if (bytes.length + CHUNK_HEADROOM > opened.maxPayload)
+      throw new HarmonicsError(
+        'ERR_TOO_LARGE',
+        `${this.what}: a record of ${bytes.length} bytes does not fit the server's max_payload (${opened.maxPayload}); ` +
+          'plain subjects carry one message per tensor: use a JetStream stream (?stream=NAME), which sends larger tensors in chunks, or raise max_payload on the server',
+      );
+    this.pendingPlain.push(bytes);
+    if (this.pendingPlain.length === 1) nextTurn(() => this.handOver(opened));
+    this.unflushed += bytes.length;
+    if (this.unflushed <= (this.options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK)) return RESOLVED;
+    this.unflushed = 0;
+    this.handOver(opened);
+    return raceSignals(nc.flush(), signal, 'push()', this.closing.signal, this.what).catch((err: unknown) => {
+      throw nc.isClosed() ? lostError(this.what, nc, err) : err;
+    });
+  }
+
+  /** Publishes the records pushed since the last hand-over, in order. A failure is reported by the next push() or close(). */
+  private handOver(opened: Opened): void {
+    const pending = this.pendingPlain;
+    if (pending.length === 0) return;
+    this.pendingPlain = [];
+    try {
+      for (const bytes of pending) opened.held.nc.publish(this.subject, bytes);
+    } catch (err) {
+      this.plainFailure ??= opened.held.nc.isClosed()
+        ? lostError(this.what, opened.held.nc, err)
+        : new HarmonicsError('ERR_CONNECTION_LOST', `${this.what}: the client refused a publish: ${(err as Error).message}`, { cause: err });
+    }
   }
 
   private async publishChunked(opened: Opened, bytes: Uint8Array, msgId: string, chunkBytes: number): Promise<NatsPubAck> {
@@ -274,6 +318,8 @@ export class NatsConsumerBase extends BaseConsumer {
       return;
     }
     try {
+      this.handOver(opened);
+      if (this.plainFailure !== undefined) throw this.plainFailure;
       if (this.options.end !== false && !opened.held.nc.isClosed()) {
         const h = natsHeaders();
         h.set(END_HEADER, '1');

@@ -24,10 +24,42 @@ export interface NatsDelivery {
 interface Opened {
   held: Held;
   sub?: Subscription;
-  subIter?: AsyncIterator<Msg>;
   jsm?: JetStreamManager;
   consumer?: JsConsumer;
   consumerName?: string;
+  /** The stream allows direct gets: chunks are read as raw bytes. */
+  direct?: boolean;
+}
+
+/** A FIFO of messages that the connection hands over synchronously (no per-message promise). */
+class MessageQueue<T> {
+  private items: T[] = [];
+  private head = 0;
+  get length(): number {
+    return this.items.length - this.head;
+  }
+  push(item: T): void {
+    this.items.push(item);
+  }
+  peek(): T | undefined {
+    return this.items[this.head];
+  }
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head]!;
+    (this.items as (T | undefined)[])[this.head++] = undefined;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+  splice(): T[] {
+    const out = this.items.slice(this.head);
+    this.items = [];
+    this.head = 0;
+    return out;
+  }
 }
 
 type Taken = { tensor: Tensor | undefined; msg?: JsMsg };
@@ -67,8 +99,7 @@ export class NatsProducerBase extends BaseProducer {
   readonly subject: string;
   /** The JetStream stream, if any. */
   readonly stream: string | undefined;
-  /** Where the tensor last returned by `next()` came from; `undefined` on plain subjects. */
-  delivery: NatsDelivery | undefined;
+  private delivered: JsMsg | undefined;
   private readonly options: NatsProducerOptions;
   private readonly opening: Promise<Opened>;
   private readonly closing = new AbortController();
@@ -83,8 +114,12 @@ export class NatsProducerBase extends BaseProducer {
   private ended = false;
   private closed: Promise<void> | undefined;
   private releasing: Promise<void> | undefined;
+  // Plain subjects: what the subscription delivered, and whether it closed.
+  private readonly received = new MessageQueue<Msg>();
+  private subscriptionClosed = false;
   // JetStream: messages fetched ahead, the fetch in progress, and who waits for either.
-  private readonly fetched: JsMsg[] = [];
+  private readonly fetched = new MessageQueue<JsMsg>();
+  private openedNow: Opened | undefined;
   private fetching: ConsumerMessages | undefined;
   private fetchDone: Promise<void> | undefined;
   private failure: HarmonicsError | undefined;
@@ -137,21 +172,48 @@ export class NatsProducerBase extends BaseProducer {
     return this.opening.then(noop);
   }
 
+  /** Where the tensor last returned by `next()` came from (JetStream); `undefined` on plain subjects and after the end. */
+  get delivery(): NatsDelivery | undefined {
+    const m = this.delivered;
+    if (m === undefined) return undefined;
+    const info = m.info;
+    return { stream: info.stream, seq: m.seq, deliveryCount: info.deliveryCount, redelivered: m.redelivered, time: m.time };
+  }
+
   private async open(connect: Connector): Promise<Opened> {
     const held = await hold(connect, this.options, this.what);
     try {
       if (this.stream === undefined) {
-        const sub = held.nc.subscribe(this.subject, this.options.queue !== undefined ? { queue: this.options.queue } : undefined);
+        // Messages are handed over by callback into our queue: next() then returns those already here without a promise each.
+        const sub = held.nc.subscribe(this.subject, {
+          ...(this.options.queue !== undefined ? { queue: this.options.queue } : {}),
+          callback: (err, m) => {
+            if (err === null) this.received.push(m);
+            this.wake?.();
+          },
+        });
+        void sub.closed.then(() => {
+          this.subscriptionClosed = true;
+          this.wake?.();
+        });
         // The subscription is registered with the server once this round trip completes: publishes after it reach us.
         await held.nc.flush();
-        return { held, sub, subIter: sub[Symbol.asyncIterator]() };
+        return (this.openedNow = { held, sub });
       }
       const jsm = await managerOf(held.nc, this.what);
-      await ensureStream(held.nc, jsm, this.stream, this.subject, this.options.createStream === true, this.options.replicas ?? 1, this.what);
+      const direct = await ensureStream(
+        held.nc,
+        jsm,
+        this.stream,
+        this.subject,
+        this.options.createStream === true,
+        this.options.replicas ?? 1,
+        this.what,
+      );
       const name = await ensurePullConsumer(held.nc, jsm, { ...this.options, stream: this.stream, subject: this.subject }, this.what);
       const js = jetstream(held.nc);
       const consumer = await retrying(held.nc, () => js.consumers.get(this.stream!, name));
-      return { held, jsm, consumer, consumerName: name };
+      return (this.openedNow = { held, jsm, consumer, consumerName: name, direct });
     } catch (err) {
       await release(held);
       throw err;
@@ -162,7 +224,7 @@ export class NatsProducerBase extends BaseProducer {
     if (this.closed) throw closedError(this.what);
     // Asking for the next tensor acknowledges the one before.
     this.ackLast();
-    this.delivery = undefined;
+    this.delivered = undefined;
     if (this.ended) return undefined;
     // A take that an aborted or timed-out next() left running is picked up here, so nothing is lost.
     const taking = (this.pendingTake ??= this.take());
@@ -179,12 +241,46 @@ export class NatsProducerBase extends BaseProducer {
     this.pendingTake = undefined;
     // The end of the stream: let go of the connection now (a program that read to the end exits); next() stays undefined.
     if (this.ended) void this.releaseAll();
-    if (taken.msg !== undefined) {
-      const m = taken.msg;
-      this.toAck = m;
-      this.delivery = { stream: m.info.stream, seq: m.seq, deliveryCount: m.info.deliveryCount, redelivered: m.redelivered, time: m.time };
-    }
+    if (taken.msg !== undefined) this.toAck = this.delivered = taken.msg;
     return taken.tensor;
+  }
+
+  /**
+   * The fast path of `next()` (see BaseProducer): a plain record already
+   * received, decoded without a promise. Anything else (the end marker, a
+   * manifest, a redelivery to skip, a record that does not decode) goes the
+   * slow way, which reports it.
+   */
+  protected override readReady(): Tensor | undefined {
+    const opened = this.openedNow;
+    if (opened === undefined || this.closed !== undefined || this.ended || this.pendingTake !== undefined) return undefined;
+    if (opened.consumer === undefined) {
+      const m = this.received.peek();
+      if (m === undefined || m.headers !== undefined || m.data.length > this.maxMessageBytes) return undefined;
+      let t: Tensor;
+      try {
+        t = decodeTensor(m.data);
+      } catch {
+        return undefined;
+      }
+      this.received.shift();
+      return t;
+    }
+    const m = this.fetched.peek();
+    if (m === undefined || m.data.length > this.maxMessageBytes || this.acked.has(m.seq)) return undefined;
+    const h = m.headers;
+    if (h !== undefined && (h.has(END_HEADER) || h.has(CHUNKS_HEADER))) return undefined;
+    let t: Tensor;
+    try {
+      t = decodeTensor(m.data);
+    } catch {
+      return undefined;
+    }
+    this.fetched.shift();
+    this.ackLast();
+    this.toAck = this.delivered = m;
+    if (this.fetched.length <= (this.options.prefetch ?? DEFAULT_PREFETCH) / 2) this.startFetch(opened);
+    return t;
   }
 
   private ackLast(): void {
@@ -211,22 +307,27 @@ export class NatsProducerBase extends BaseProducer {
 
   private async take(): Promise<Taken> {
     const opened = await this.opening;
-    return opened.subIter !== undefined ? this.takePlain(opened) : this.takeStream(opened);
+    return opened.consumer === undefined ? this.takePlain(opened) : this.takeStream(opened);
   }
 
   private async takePlain(opened: Opened): Promise<Taken> {
-    const r = await opened.subIter!.next();
-    if (r.done === true) {
-      if (this.closing.signal.aborted) throw closedError(this.what);
-      throw lostError(this.what, opened.held.nc);
+    for (;;) {
+      const m = this.received.shift();
+      if (m !== undefined) {
+        if (m.headers?.has(END_HEADER) === true) {
+          this.ended = true;
+          opened.sub!.unsubscribe();
+          return { tensor: undefined };
+        }
+        return { tensor: this.decode(m.data) };
+      }
+      if (this.subscriptionClosed) {
+        if (this.closing.signal.aborted) throw closedError(this.what);
+        throw lostError(this.what, opened.held.nc);
+      }
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = undefined;
     }
-    const m = r.value;
-    if (m.headers?.has(END_HEADER) === true) {
-      this.ended = true;
-      opened.sub!.unsubscribe();
-      return { tensor: undefined };
-    }
-    return { tensor: this.decode(m.data) };
   }
 
   private async takeStream(opened: Opened): Promise<Taken> {
@@ -312,7 +413,7 @@ export class NatsProducerBase extends BaseProducer {
 
   /** Nak what was fetched and not handed out, so other readers of the durable get it now rather than after ackWait. */
   private giveBack(): void {
-    for (const m of this.fetched.splice(0)) m.nak();
+    for (const m of this.fetched.splice()) m.nak();
     this.fetching?.stop();
   }
 
@@ -336,7 +437,10 @@ export class NatsProducerBase extends BaseProducer {
       const lane = async (): Promise<void> => {
         while (nextChunk < seqs.length) {
           const i = nextChunk++;
-          const stored = await retrying(opened.held.nc, () => opened.jsm!.streams.getMessage(this.stream!, { seq: seqs[i] }));
+          const seq = seqs[i]!;
+          const stored = await retrying(opened.held.nc, () =>
+            opened.direct === true ? opened.jsm!.direct.getMessage(this.stream!, { seq }) : opened.jsm!.streams.getMessage(this.stream!, { seq }),
+          );
           if (stored === null)
             throw new HarmonicsError(
               'ERR_PROTOCOL',
