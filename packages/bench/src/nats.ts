@@ -38,11 +38,20 @@ async function close(s: Side | undefined): Promise<void> {
 
 let runs = 0;
 
-/** A fresh memory stream with subjects `SUBJECT` and `SUBJECT.chunks`, deleted after `body`. */
+/** Rejects, naming where it stood, when a run takes longer than 60 s: a stalled row fails instead of hanging the bench. */
+function watchdog<T>(what: string, progress: () => string, work: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} stalled for 60 s: ${progress()}`)), 60_000);
+  });
+  return Promise.race([work, stalled]).finally(() => clearTimeout(timer));
+}
+
+/** A fresh memory stream with subjects `SUBJECT` and `SUBJECT.chunks` and direct gets allowed (as createStream makes them), deleted after `body`. */
 async function withStream<T>(s: Side, body: (stream: string, subject: string) => Promise<T>): Promise<T> {
   const stream = `BENCH${++runs}`;
   const subject = `bench.${runs}`;
-  await s.jsm.streams.add({ name: stream, subjects: [subject, `${subject}.chunks`], storage: StorageType.Memory });
+  await s.jsm.streams.add({ name: stream, subjects: [subject, `${subject}.chunks`], storage: StorageType.Memory, allow_direct: true });
   try {
     return await body(stream, subject);
   } finally {
@@ -61,23 +70,37 @@ function oursPlain(s: () => Side, bytes: number) {
   return async (n: number): Promise<number> => {
     const subject = `plain.${++runs}`;
     const t = payloadTensor(bytes);
-    // At-most-once: a server that finds the reader too slow drops messages, so reading stops after a quiet second and counts what came.
-    const reader = new NatsProducer(subject, { connection: s().reader, idleTimeoutMs: 1000 });
+    // At-most-once: a server that finds the reader too slow drops messages, so reading stops after a quiet second
+    // (the same check as the raw side's, re-armed every 1024 tensors) and counts what came.
+    const reader = new NatsProducer(subject, { connection: s().reader });
     await reader.ready;
     const writer = new NatsConsumer(subject, { connection: s().writer, end: false });
     const t0 = performance.now();
     let got = 0;
     let t1 = t0;
+    let quiet: ReturnType<typeof setTimeout> | undefined;
+    const arm = (): void => {
+      clearTimeout(quiet);
+      quiet = setTimeout(() => void reader.close(), 1000);
+    };
     const reading = (async () => {
+      arm();
       try {
-        for (; got < n; got++) sink.value += (await reader.next())!.data.length;
+        for (; got < n; got++) {
+          sink.value += (await reader.next())!.data.length;
+          t1 = performance.now();
+          if ((got & 1023) === 1023) arm();
+        }
       } catch (err) {
-        if ((err as { code?: string }).code !== 'ERR_TIMEOUT') throw err;
+        if ((err as { code?: string }).code !== 'ERR_CLOSED') throw err;
       }
-      t1 = performance.now();
+      clearTimeout(quiet);
     })();
-    for (let i = 0; i < n; i++) await writer.push(t);
-    await reading;
+    let pushed = 0;
+    const writing = (async () => {
+      for (; pushed < n; pushed++) await writer.push(t);
+    })();
+    await watchdog(`ours ${subject}`, () => `${pushed} of ${n} pushed, ${got} read`, Promise.all([reading, writing]));
     if (got < n) console.error(`nats.pub: ${n - got} of ${n} tensors dropped by the server (slow consumer)`);
     const rate = (got * bytes) / ((t1 - t0) / 1000);
     await writer.close();
@@ -112,16 +135,19 @@ function rawPlain(s: () => Side, bytes: number) {
       }
       clearTimeout(quiet);
     })();
-    let unflushed = 0;
-    for (let i = 0; i < n; i++) {
-      s().writer.publish(subject, record);
-      // The same flow control as NatsConsumer's highWaterMark (8 MiB): a flush round trip now and then.
-      if ((unflushed += record.length) > 8 * MiB) {
-        unflushed = 0;
-        await s().writer.flush();
+    let published = 0;
+    const writing = (async () => {
+      let unflushed = 0;
+      for (; published < n; published++) {
+        s().writer.publish(subject, record);
+        // The same flow control as NatsConsumer's highWaterMark (8 MiB): a flush round trip now and then.
+        if ((unflushed += record.length) > 8 * MiB) {
+          unflushed = 0;
+          await s().writer.flush();
+        }
       }
-    }
-    await reading;
+    })();
+    await watchdog(`raw ${subject}`, () => `${published} of ${n} published, ${seen} read`, Promise.all([reading, writing]));
     if (seen < n) console.error(`raw nats.pub: ${n - seen} of ${n} messages dropped by the server (slow consumer)`);
     return (seen * bytes) / ((t1 - t0) / 1000);
   };
@@ -137,11 +163,15 @@ function oursStream(s: () => Side, bytes: number) {
       const writer = new NatsConsumer(subject, { connection: s().writer, stream, end: false });
       await writer.ready;
       const t0 = performance.now();
+      let got = 0;
+      let pushed = 0;
       const reading = (async () => {
-        for (let i = 0; i < n; i++) sink.value += (await reader.next())!.data.length;
+        for (; got < n; got++) sink.value += (await reader.next())!.data.length;
       })();
-      for (let i = 0; i < n; i++) await writer.push(t);
-      await reading;
+      const writing = (async () => {
+        for (; pushed < n; pushed++) await writer.push(t);
+      })();
+      await watchdog(`ours ${stream}`, () => `${pushed} of ${n} pushed, ${got} read`, Promise.all([reading, writing]));
       const rate = (n * bytes) / ((performance.now() - t0) / 1000);
       await reader.close(); // acks the last
       await writer.close();
@@ -160,18 +190,21 @@ function rawStream(s: () => Side, bytes: number, pieceBytes = Infinity) {
       const consumer = await s().jsReader.consumers.get(stream, 'bench');
       const t0 = performance.now();
       const messages = await consumer.consume({ max_messages: 64 });
+      let seen = 0;
+      let published = 0;
       const reading = (async () => {
-        let seen = 0;
         for await (const m of messages) {
           sink.value += m.data.length;
           m.ack();
           if (++seen === n * pieces.length) break;
         }
       })();
-      for (let i = 0; i < n; i++) {
-        for (let k = 0; k < pieces.length; k++) await s().js.publish(subject, pieces[k], { msgID: `${i}.${k}` });
-      }
-      await reading;
+      const writing = (async () => {
+        for (let i = 0; i < n; i++) {
+          for (let k = 0; k < pieces.length; k++, published++) await s().js.publish(subject, pieces[k], { msgID: `${i}.${k}` });
+        }
+      })();
+      await watchdog(`raw ${stream}`, () => `${published} of ${n * pieces.length} published, ${seen} read`, Promise.all([reading, writing]));
       return (n * bytes) / ((performance.now() - t0) / 1000);
     });
 }

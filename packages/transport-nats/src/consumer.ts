@@ -172,12 +172,17 @@ export class NatsConsumerBase extends BaseConsumer {
     } catch (err) {
       return Promise.reject(err);
     }
-    this.queued++;
+    // Pushes run one after another: a push made while others are in progress waits for them.
     const run = (): Promise<void> => this.publishOne(t, options);
-    const p = this.queue.then(run, run).finally(() => this.queued--);
-    this.queue = p.catch(noop);
+    const p = this.queued++ === 0 ? run() : this.queue.then(run, run);
+    p.then(this.pushDone, this.pushDone);
+    this.queue = p;
     return p;
   }
+
+  private readonly pushDone = (): void => {
+    this.queued--;
+  };
 
   private async publishOne(t: Tensor, options?: NatsPushOptions): Promise<void> {
     const signal = options?.signal;
@@ -185,7 +190,7 @@ export class NatsConsumerBase extends BaseConsumer {
     if (this.closing.signal.aborted) throw closedError(this.what);
     const bytes = encodeTensor(t);
     if (bytes.length > this.maxMessageBytes) throw tooLargeError(`${this.what}: tensor record`, bytes.length, this.maxMessageBytes);
-    const opened = await raceSignals(this.opening, signal, 'push()', this.closing.signal, this.what);
+    const opened = this.openedNow ?? (await raceSignals(this.opening, signal, 'push()', this.closing.signal, this.what));
     const { nc } = opened.held;
     if (nc.isClosed()) throw lostError(this.what, nc);
     if (opened.js === undefined) return this.publishPlain(opened, t, signal, bytes);
@@ -193,7 +198,8 @@ export class NatsConsumerBase extends BaseConsumer {
     const chunkLimit = Math.min(this.options.chunkBytes ?? Infinity, opened.maxPayload - CHUNK_HEADROOM);
     const work =
       bytes.length <= chunkLimit ? this.publishAcked(opened, this.subject, bytes, msgId) : this.publishChunked(opened, bytes, msgId, chunkLimit);
-    this.lastAck = await raceSignals(work, signal, 'push()', this.closing.signal, this.what);
+    // close() waits for pushes in progress, so only the caller's signal can cut one short.
+    this.lastAck = signal === undefined ? await work : await raceSignals(work, signal, 'push()');
   }
 
   /**
@@ -309,7 +315,7 @@ export class NatsConsumerBase extends BaseConsumer {
   }
 
   private async shutdown(): Promise<void> {
-    await this.queue;
+    await this.queue.catch(noop);
     let opened: Opened;
     try {
       opened = await this.opening;
