@@ -5,7 +5,7 @@ import { closedError, decodeTensorInPlace, noop, raceSignals, tooLargeError } fr
 import { type Held, apiError, ensurePullConsumer, ensureStream, hold, managerOf, release, retrying } from './connection.js';
 import { lostError } from './consumer.js';
 import { type Connector, type NatsProducerOptions, PRODUCER_PARAMS, checkCommon, parseNatsUrl } from './options.js';
-import { CHUNKS_HEADER, CHUNK_CONCURRENCY, DEFAULT_PREFETCH, END_HEADER, LENGTH_HEADER } from './protocol.js';
+import { CHUNKS_HEADER, CHUNK_CONCURRENCY, DEFAULT_PREFETCH, END_HEADER, LENGTH_HEADER, MSG_ID_HEADER } from './protocol.js';
 
 /** Where the tensor last returned by `next()` came from (JetStream). */
 export interface NatsDelivery {
@@ -19,6 +19,8 @@ export interface NatsDelivery {
   redelivered: boolean;
   /** When the stream stored it. */
   time: Date;
+  /** Its `Nats-Msg-Id` (what `push(t, { msgId })` or `runStage` set; a fresh id otherwise). */
+  msgId: string | undefined;
 }
 
 interface Opened {
@@ -63,6 +65,9 @@ class MessageQueue<T> {
 }
 
 type Taken = { tensor: Tensor | undefined; msg?: JsMsg };
+
+/** How long an end marker that arrived before the work ahead of it was done is put back for (ms). */
+const END_RETRY_MS = 250;
 
 /** Acknowledged sequences remembered per Producer, to skip redeliveries whose ack was lost. */
 const RECENT_ACKS = 4096;
@@ -177,7 +182,14 @@ export class NatsProducerBase extends BaseProducer {
     const m = this.delivered;
     if (m === undefined) return undefined;
     const info = m.info;
-    return { stream: info.stream, seq: m.seq, deliveryCount: info.deliveryCount, redelivered: m.redelivered, time: m.time };
+    return {
+      stream: info.stream,
+      seq: m.seq,
+      deliveryCount: info.deliveryCount,
+      redelivered: m.redelivered,
+      time: m.time,
+      msgId: m.headers?.get(MSG_ID_HEADER) || undefined,
+    };
   }
 
   private async open(connect: Connector): Promise<Opened> {
@@ -336,6 +348,12 @@ export class NatsProducerBase extends BaseProducer {
       if (m !== undefined) {
         if (this.fetched.length <= (this.options.prefetch ?? DEFAULT_PREFETCH) / 2) this.startFetch(opened);
         if (m.headers?.has(END_HEADER) === true) {
+          if (this.options.durable !== undefined && (await this.workRemains(opened))) {
+            // Inputs before the marker are still held by a reader (maybe one that died, whose input the server will
+            // redeliver): the queue has not ended yet. Put the marker back for a moment, and keep taking work.
+            m.nak(END_RETRY_MS);
+            continue;
+          }
           this.ended = true;
           // Hand the marker on, so the other readers of a durable end too; an ephemeral consumer is ours alone.
           if (this.options.durable !== undefined) m.nak();
@@ -356,6 +374,16 @@ export class NatsProducerBase extends BaseProducer {
       await new Promise<void>((resolve) => (this.wake = resolve));
       this.wake = undefined;
     }
+  }
+
+  /**
+   * Whether the durable still has work before the end marker this reader
+   * holds: messages not yet delivered, or delivered and not acknowledged
+   * (besides the marker itself).
+   */
+  private async workRemains(opened: Opened): Promise<boolean> {
+    const info = await retrying(opened.held.nc, () => opened.jsm!.consumers.info(this.stream!, opened.consumerName!));
+    return info.num_pending > 0 || info.num_ack_pending > 1 + this.fetched.length;
   }
 
   /** Keeps one pull request going while fewer than half of `prefetch` messages wait. */
@@ -481,9 +509,10 @@ export class NatsProducerBase extends BaseProducer {
    * resolving `undefined` until `close()`.
    */
   close(): Promise<void> {
+    // The last tensor is acknowledged inside releaseAll, once no pull request of ours is left on the server: acked
+    // earlier, it frees a max_ack_pending slot that the server could fill through that request as we go.
     return (this.closed ??= (async () => {
       this.closing.abort();
-      this.ackLast();
       await this.releaseAll();
     })());
   }
@@ -503,6 +532,9 @@ export class NatsProducerBase extends BaseProducer {
     this.giveBack();
     this.wake?.();
     await this.fetchDone?.catch(noop);
+    // Our pull requests are gone from the server once it has seen the fetch's unsubscribe: then ack and give back.
+    if (opened.consumer !== undefined && !opened.held.nc.isClosed()) await opened.held.nc.flush().catch(noop);
+    this.ackLast();
     this.giveBack();
     if (opened.sub !== undefined && !opened.sub.isClosed()) opened.sub.unsubscribe();
     if (opened.consumerName !== undefined && this.options.durable === undefined && !opened.held.nc.isClosed())

@@ -120,6 +120,12 @@ test('a push with a msgId already stored is de-duplicated by the stream', async 
   expect(writer.lastAck).toMatchObject({ seq: 2, duplicate: false });
   await writer.close();
   expect((await jsm.streams.info(stream)).state.messages).toBe(2);
+  const reader = new NatsProducer(`${server.url}/${stream}.t?stream=${stream}&idleTimeoutMs=2000`);
+  await reader.next();
+  expect(reader.delivery).toMatchObject({ stream, seq: 1, msgId: 'job-1', redelivered: false, deliveryCount: 1 });
+  await reader.next();
+  expect(reader.delivery).toMatchObject({ seq: 2, msgId: 'job-2' });
+  await reader.close();
 });
 
 test('a tensor over max_payload travels as chunks of max_payload − 8 KiB and a manifest, and arrives whole', async () => {
