@@ -3,7 +3,7 @@ import { type JetStreamClient, JetStreamApiError, jetstream } from '@nats-io/jet
 import { type AbortOptions, BaseConsumer, DEFAULT_MAX_MESSAGE_BYTES, HarmonicsError, type Tensor, encodeTensor } from '@harmonics/core';
 import { closedError, noop, raceSignals, throwIfAborted, tooLargeError } from '@harmonics/internal';
 import { type Held, ensureStream, hold, managerOf, release } from './connection.js';
-import { type Connector, type NatsConsumerOptions, CONSUMER_PARAMS, checkCommon, parseNatsUrl } from './options.js';
+import { type Connector, type NatsConsumerOptions, CONSUMER_PARAMS, resolveTarget } from './options.js';
 import {
   CHUNKS_HEADER,
   CHUNK_CONCURRENCY,
@@ -106,24 +106,12 @@ export class NatsConsumerBase extends BaseConsumer {
    */
   constructor(target: string, options: NatsConsumerOptions = {}, connect?: Connector) {
     super();
-    let subject = target;
-    let o: NatsConsumerOptions = options;
-    if (target.includes('://')) {
-      const parsed = parseNatsUrl(target, options, CONSUMER_PARAMS);
-      subject = parsed.subject;
-      o = { servers: parsed.servers, ...parsed.options };
-    }
-    checkCommon(subject, o);
+    const { subject, options: o } = resolveTarget(target, options, CONSUMER_PARAMS, connect);
     this.subject = subject;
     this.stream = o.stream;
     this.options = o;
     this.maxMessageBytes = o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.what = `NatsConsumer(${o.stream !== undefined ? `stream ${o.stream}, ` : ''}subject ${subject})`;
-    if (connect === undefined && o.connection === undefined)
-      throw new HarmonicsError(
-        'ERR_INVALID_ARGUMENT',
-        `${this.what}: no way to connect; pass { connection }, or use the Node or browser entry of @harmonics/transport-nats`,
-      );
     this.opening = this.open(connect!);
     this.opening.catch(noop);
   }

@@ -91,8 +91,8 @@ export interface NatsProducerOptions extends NatsOptions {
   idleTimeoutMs?: number;
 }
 
-/** Query parameters of `nats://` targets and the option each sets. */
-export const CONSUMER_PARAMS: Readonly<Record<string, ParamKind>> = {
+/** Query parameters both ends take. */
+const COMMON_PARAMS: Readonly<Record<string, ParamKind>> = {
   stream: 'string',
   createStream: 'flag',
   replicas: 'integer',
@@ -101,20 +101,19 @@ export const CONSUMER_PARAMS: Readonly<Record<string, ParamKind>> = {
   user: 'string',
   pass: 'string',
   tls: 'flag',
+};
+
+/** Query parameters of `nats://` targets for a writer, and the option each sets. */
+export const CONSUMER_PARAMS: Readonly<Record<string, ParamKind>> = {
+  ...COMMON_PARAMS,
   end: 'flag',
   publishTimeoutMs: 'number',
   chunkBytes: 'integer',
   highWaterMark: 'integer',
 };
+/** Query parameters of `nats://` targets for a reader. */
 export const PRODUCER_PARAMS: Readonly<Record<string, ParamKind>> = {
-  stream: 'string',
-  createStream: 'flag',
-  replicas: 'integer',
-  maxMessageBytes: 'integer',
-  token: 'string',
-  user: 'string',
-  pass: 'string',
-  tls: 'flag',
+  ...COMMON_PARAMS,
   queue: 'string',
   durable: 'string',
   startSequence: 'integer',
@@ -162,6 +161,32 @@ export function parseNatsUrl(href: string, options: object, spec: Readonly<Recor
   }
   const server = `${scheme}://${url.host}`;
   return { servers: [server], subject, options: merged };
+}
+
+/**
+ * A constructor's target and options as a subject and the options to use: a
+ * URL's servers and query parameters applied over `options`, then checked
+ * (`ERR_INVALID_ARGUMENT` at the call, also when there is no way to connect).
+ */
+export function resolveTarget<O extends NatsOptions>(
+  target: string,
+  options: O,
+  spec: Readonly<Record<string, ParamKind>>,
+  connect: Connector | undefined,
+): { subject: string; options: O } {
+  let subject = target;
+  let o = options;
+  if (target.includes('://')) {
+    const parsed = parseNatsUrl(target, options, spec);
+    subject = parsed.subject;
+    o = { servers: parsed.servers, ...parsed.options } as O;
+  }
+  checkCommon(subject, o);
+  if (connect === undefined && o.connection === undefined)
+    throw invalidArgument(
+      `NATS subject "${subject}": no way to connect; pass { connection }, or use the Node or browser entry of @harmonics/transport-nats`,
+    );
+  return { subject, options: o };
 }
 
 /** Checks what both ends share; throws `ERR_INVALID_ARGUMENT` at the call. */

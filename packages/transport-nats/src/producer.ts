@@ -4,7 +4,7 @@ import { type AbortOptions, BaseProducer, DEFAULT_MAX_MESSAGE_BYTES, HarmonicsEr
 import { closedError, decodeTensorInPlace, noop, raceSignals, tooLargeError } from '@harmonics/internal';
 import { type Held, apiError, ensurePullConsumer, ensureStream, hold, managerOf, release, retrying } from './connection.js';
 import { lostError } from './consumer.js';
-import { type Connector, type NatsProducerOptions, PRODUCER_PARAMS, checkCommon, parseNatsUrl } from './options.js';
+import { type Connector, type NatsProducerOptions, PRODUCER_PARAMS, resolveTarget } from './options.js';
 import { CHUNKS_HEADER, CHUNK_CONCURRENCY, DEFAULT_PREFETCH, END_HEADER, LENGTH_HEADER, MSG_ID_HEADER } from './protocol.js';
 
 /** Where the tensor last returned by `next()` came from (JetStream). */
@@ -136,14 +136,7 @@ export class NatsProducerBase extends BaseProducer {
    */
   constructor(target: string, options: NatsProducerOptions = {}, connect?: Connector) {
     super();
-    let subject = target;
-    let o: NatsProducerOptions = options;
-    if (target.includes('://')) {
-      const parsed = parseNatsUrl(target, options, PRODUCER_PARAMS);
-      subject = parsed.subject;
-      o = { servers: parsed.servers, ...parsed.options };
-    }
-    checkCommon(subject, o);
+    const { subject, options: o } = resolveTarget(target, options, PRODUCER_PARAMS, connect);
     const jsOnly = (['durable', 'startSequence', 'startTime', 'maxAckPending', 'ackWaitMs'] as const).find((k) => o[k] !== undefined);
     if (o.stream === undefined && jsOnly !== undefined)
       throw new HarmonicsError(
@@ -160,11 +153,6 @@ export class NatsProducerBase extends BaseProducer {
     this.options = o;
     this.maxMessageBytes = o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.what = `NatsProducer(${o.stream !== undefined ? `stream ${o.stream}${o.durable !== undefined ? `, durable ${o.durable}` : ''}, ` : ''}subject ${subject})`;
-    if (connect === undefined && o.connection === undefined)
-      throw new HarmonicsError(
-        'ERR_INVALID_ARGUMENT',
-        `${this.what}: no way to connect; pass { connection }, or use the Node or browser entry of @harmonics/transport-nats`,
-      );
     this.opening = this.open(connect!);
     this.opening.catch(noop);
   }
