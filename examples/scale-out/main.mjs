@@ -13,7 +13,7 @@
 // HARMONICS_NATS_SERVER to the binary.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -63,6 +63,28 @@ async function startServer() {
     ),
   );
   failed.catch(() => undefined);
+  // Wait until it accepts connections (at most 15 s).
+  const until = Date.now() + 15_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${bin} exited (${child.exitCode}) before it listened on ${port}`);
+    const up = await Promise.race([
+      new Promise((resolve) => {
+        const socket = connect(port, '127.0.0.1');
+        socket.once('connect', () => {
+          socket.destroy();
+          resolve(true);
+        });
+        socket.once('error', () => resolve(false));
+      }),
+      failed,
+    ]);
+    if (up) break;
+    if (Date.now() > until) {
+      child.kill('SIGKILL');
+      throw new Error(`${bin} did not listen on ${port} within 15 s`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
   const stop = async () => {
     if (child.exitCode === null) {
       const exited = new Promise((r) => child.once('exit', r));
@@ -108,7 +130,13 @@ function startWorker(servers, name) {
 }
 
 const workers = [];
-const own = args.servers === undefined ? await startServer() : undefined;
+const own =
+  args.servers === undefined
+    ? await startServer().catch((err) => {
+        console.error(`error: ${err.message}`);
+        process.exit(1);
+      })
+    : undefined;
 const servers = args.servers?.split(',') ?? [own.url];
 let exitCode = 1;
 try {
