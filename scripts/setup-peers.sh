@@ -30,7 +30,8 @@ mkdir -p "$ROOT/.tools"
 say() { echo "setup-peers: $*" >&2; }
 give_up() {
   say "cannot set up the foreign peers: $1"
-  say "  point at existing ones with HARMONICS_CHROMIUM=/path/to/chromium and"
+  say "  point at existing ones with HARMONICS_CHROMIUM=/path/to/chromium,"
+  say "  HARMONICS_NATS_SERVER=/path/to/nats-server and"
   say "  HARMONICS_PYTHON=/path/to/python (able to import: ${PY_CHECK#import }),"
   say "  or run the tests that need no foreign peer: npm run test:unit"
   exit 1
@@ -73,7 +74,7 @@ say "  or skip them all with npm run test:unit"
 # Can we? Checked before anything is installed.
 SUDO=""
 APT_PACKAGES=""
-[ "$NEED_CHROMIUM" = 1 ] && APT_PACKAGES="chromium"
+[ "$NEED_CHROMIUM" = 1 ] && APT_PACKAGES=" chromium"
 [ "$NEED_NATS" = 1 ] && APT_PACKAGES="$APT_PACKAGES nats-server"
 if [ -n "$APT_PACKAGES" ]; then
   command -v apt-get >/dev/null 2>&1 || give_up "no apt-get here (not Debian/Ubuntu) to install:$APT_PACKAGES"
