@@ -16,8 +16,8 @@
 # the Python peers and nats-server (what pnpm bench needs).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PY_PACKAGES="grpcio grpcio-tools protobuf websockets numpy pyarrow"
-PY_CHECK="import grpc, grpc_tools, websockets, numpy, pyarrow.flight"
+PY_PACKAGES="grpcio grpcio-tools protobuf websockets numpy pyarrow safetensors ml_dtypes"
+PY_CHECK="import grpc, grpc_tools, websockets, numpy, pyarrow.flight, safetensors.numpy, ml_dtypes"
 VENV="$ROOT/.tools/py"
 STAMP="$VENV/.installed"
 LOG="$ROOT/.tools/setup-peers.log"
