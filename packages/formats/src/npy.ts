@@ -247,7 +247,10 @@ function fortranToC(src: Uint8Array, shape: readonly number[], size: number): Ui
   if (count === 0) return out;
   // Strides, in elements, of the Fortran layout.
   const fStride: number[] = [];
-  for (let k = 0, s = 1; k < n; k++) (fStride.push(s), (s *= shape[k]));
+  for (let k = 0, s = 1; k < n; k++) {
+    fStride.push(s);
+    s *= shape[k];
+  }
   const idx = new Array<number>(n).fill(0);
   let from = 0;
   for (let c = 0; c < count; c++) {

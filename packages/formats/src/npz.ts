@@ -113,8 +113,14 @@ export async function openNpz(source: RandomAccessSource, options: ReadNpyOption
       const len = cv.getUint16(x + 2, true);
       if (id === 0x0001) {
         let f = x + 4;
-        if (size === U32_MAX) ((size = u64(cv, f)), (f += 8));
-        if (compressedSize === U32_MAX) ((compressedSize = u64(cv, f)), (f += 8));
+        if (size === U32_MAX) {
+          size = u64(cv, f);
+          f += 8;
+        }
+        if (compressedSize === U32_MAX) {
+          compressedSize = u64(cv, f);
+          f += 8;
+        }
         if (localOffset === U32_MAX) localOffset = u64(cv, f);
       }
       x += 4 + len;
