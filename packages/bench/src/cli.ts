@@ -4,6 +4,7 @@ import { busCases } from './bus.js';
 import { codecCases } from './codec.js';
 import { fileCases } from './file.js';
 import { flightCases } from './flight.js';
+import { formatsCases } from './formats.js';
 import { grpcCases } from './grpc.js';
 import { natsCases } from './nats.js';
 import { netCases } from './net.js';
@@ -23,6 +24,7 @@ async function main(): Promise<void> {
     codecCases,
     busCases,
     fileCases,
+    formatsCases,
     netCases,
     grpcCases,
     wsCases,
