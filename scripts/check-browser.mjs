@@ -23,6 +23,26 @@ const checks = [
 if (existsSync('packages/bus/package.json')) {
   checks.push({ name: '@harmonics/bus', entry: `export * from '@harmonics/bus';`, budget: 8 * 1024 });
 }
+if (existsSync('packages/formats/package.json')) {
+  // Deflated .npz members need fflate's inflate and zip writer.
+  checks.push({
+    name: '@harmonics/formats (with fflate)',
+    entry: `export * from '@harmonics/formats';`,
+    resolveDir: 'packages/formats',
+    allowed: /^(packages\/(core|formats)\/dist\/|node_modules\/\.pnpm\/fflate@[^/]+\/node_modules\/fflate\/)/,
+    budget: 64 * 1024,
+    ownBudget: { match: /^packages\/formats\//, bytes: 32 * 1024 },
+  });
+  checks.push({
+    name: '@harmonics/formats (openSafetensors only)',
+    entry: `import { openSafetensors, httpSource } from '@harmonics/formats'; globalThis.x = [openSafetensors, httpSource];`,
+    resolveDir: 'packages/formats',
+    allowed: /^(packages\/(core|formats)\/dist\/|node_modules\/\.pnpm\/fflate@[^/]+\/node_modules\/fflate\/)/,
+    budget: 16 * 1024,
+    // fflate's error table, the .npy header, the zip reader: none of it is reachable from a safetensors read.
+    mustNotContain: ['unexpected EOF', 'fortran_order', 'central directory'],
+  });
+}
 if (existsSync('packages/transport-worker/package.json')) {
   checks.push({
     name: '@harmonics/transport-worker',

@@ -215,7 +215,7 @@ export class NpzFile implements AsyncIterable<[string, Tensor]>, AsyncDisposable
     return out;
   }
 
-  /** The arrays as a {@link Producer}, in archive order (or that of `names`); `producer.name` names the last one returned. */
+  /** The arrays as a `Producer`, in archive order (or that of `names`); `producer.name` names the last one returned. */
   producer(options: { names?: readonly string[] } = {}): NpzProducer {
     const names = options.names ?? this.names;
     for (const n of names) this.entry(n);
@@ -301,7 +301,7 @@ export interface WriteNpzOptions extends AbortOptions {
 }
 
 /**
- * A {@link Consumer} that writes an .npz archive: each pushed tensor becomes
+ * A `Consumer` that writes an .npz archive: each pushed tensor becomes
  * a member, written as it comes. Members over 4 GiB are refused (the zip
  * writer has no zip64).
  */

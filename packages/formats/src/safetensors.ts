@@ -273,7 +273,7 @@ export class SafetensorsFile implements AsyncIterable<[string, Tensor]>, AsyncDi
   }
 
   /**
-   * The tensors as a {@link Producer}, in file order (or the order of
+   * The tensors as a `Producer`, in file order (or the order of
    * `names`), one read per tensor: memory stays at one tensor whatever the
    * file's size. `producer.name` is the name of the tensor last returned.
    */
@@ -442,7 +442,7 @@ export async function writeSafetensors(
 }
 
 /**
- * A {@link Consumer} that streams a safetensors file whose entries are known
+ * A `Consumer` that streams a safetensors file whose entries are known
  * up front: the header goes out first, then each pushed tensor's bytes,
  * which must come in the order of `entries` with their dtype and shape.
  * Memory stays at one tensor, whatever the file's size.

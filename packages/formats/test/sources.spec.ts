@@ -43,7 +43,7 @@ describe('sources give the exact bytes asked for, and ERR_TRUNCATED past the end
   };
 
   test('bytesSource', () => check(bytesSource(data)));
-  test('blobSource', () => check(blobSource(new Blob([data]))));
+  test('blobSource', () => check(blobSource(new Blob([data as Uint8Array<ArrayBuffer>]))));
   test('sliceSource', async () => {
     const s = sliceSource(bytesSource(data), 100, 50);
     expect(Array.from(await s.read(10, 5))).toEqual(Array.from(data.subarray(110, 115)));
