@@ -10,7 +10,6 @@ export {
   SAFETENSORS_DTYPES,
   SafetensorsConsumer,
   SafetensorsFile,
-  SafetensorsProducer,
   encodeSafetensors,
   openSafetensors,
   parseSafetensorsHeader,
@@ -27,5 +26,6 @@ export type {
 } from './safetensors.js';
 export { DEFAULT_MAX_NPY_HEADER_BYTES, decodeNpy, encodeNpy, npyHeader, parseNpyHeader, readNpy, writeNpy } from './npy.js';
 export type { NpyHeader, ReadNpyOptions } from './npy.js';
-export { NpzConsumer, NpzFile, NpzProducer, crc32, openNpz, writeNpz } from './npz.js';
+export { NpzConsumer, NpzFile, crc32, openNpz, writeNpz } from './npz.js';
+export { NamedProducer } from './named-producer.js';
 export type { NpzEntry, WriteNpzOptions } from './npz.js';

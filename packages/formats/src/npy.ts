@@ -267,6 +267,18 @@ function fortranToC(src: Uint8Array, shape: readonly number[], size: number): Ui
   return out;
 }
 
+/** A file of `fileSize` bytes must hold exactly the header and the data it declares. */
+function checkDataLength(h: NpyHeader, fileSize: number): void {
+  const have = fileSize - h.dataOffset;
+  if (have < h.byteLength) {
+    throw new HarmonicsError(
+      'ERR_TRUNCATED',
+      `the .npy data is ${have} bytes; ${h.descr} [${h.shape.join(', ')}] needs ${h.byteLength}: the file is cut short`,
+    );
+  }
+  if (have > h.byteLength) throw new HarmonicsError('ERR_PROTOCOL', `the .npy file has ${have - h.byteLength} bytes after its data`);
+}
+
 /**
  * Decode a whole .npy file in memory: versions 1–3, either byte order, C or
  * Fortran order (transposed to C order, as `np.load` gives it).
@@ -275,14 +287,7 @@ function fortranToC(src: Uint8Array, shape: readonly number[], size: number): Ui
  */
 export function decodeNpy(bytes: Uint8Array, options: ReadNpyOptions = {}): Tensor {
   const h = parseNpyHeader(bytes, options);
-  const have = bytes.byteLength - h.dataOffset;
-  if (have < h.byteLength) {
-    throw new HarmonicsError(
-      'ERR_TRUNCATED',
-      `the .npy data is ${have} bytes; ${h.descr} [${h.shape.join(', ')}] needs ${h.byteLength}: the file is cut short`,
-    );
-  }
-  if (have > h.byteLength) throw new HarmonicsError('ERR_PROTOCOL', `the .npy file has ${have - h.byteLength} bytes after its data`);
+  checkDataLength(h, bytes.byteLength);
   return tensorFromBytes(h.dtype, h.shape, toCanonical(h, bytes.subarray(h.dataOffset)), 'the .npy array');
 }
 
@@ -292,14 +297,7 @@ export async function readNpy(source: RandomAccessSource, options: ReadNpyOption
   const { dataOffset } = npyPreamble(first, options);
   if (dataOffset > source.size) throw new HarmonicsError('ERR_TRUNCATED', `the .npy file ends inside its ${dataOffset}-byte header`);
   const h = parseNpyHeader(await source.read(0, dataOffset, options), options);
-  const have = source.size - h.dataOffset;
-  if (have < h.byteLength) {
-    throw new HarmonicsError(
-      'ERR_TRUNCATED',
-      `the .npy data is ${have} bytes; ${h.descr} [${h.shape.join(', ')}] needs ${h.byteLength}: the file is cut short`,
-    );
-  }
-  if (have > h.byteLength) throw new HarmonicsError('ERR_PROTOCOL', `the .npy file has ${have - h.byteLength} bytes after its data`);
+  checkDataLength(h, source.size);
   const data = await source.read(h.dataOffset, h.byteLength, options);
   return tensorFromBytes(h.dtype, h.shape, toCanonical(h, data), 'the .npy array');
 }

@@ -3,10 +3,11 @@
 // Reading walks the zip's central directory (zip64 included, as np.savez
 // writes it) and reads only the members asked for; fflate inflates them and
 // writes archives.
-import { type AbortOptions, type Tensor, BaseConsumer, BaseProducer, HarmonicsError } from '@harmonics/core';
-import { closedError, invalidArgument, throwIfAborted } from '@harmonics/internal';
+import { type AbortOptions, type Tensor, BaseConsumer, HarmonicsError } from '@harmonics/core';
+import { closedError, invalidArgument } from '@harmonics/internal';
 import { Zip, ZipDeflate, ZipPassThrough, inflateSync } from 'fflate';
 import { entriesOf } from './bytes.js';
+import { NamedProducer } from './named-producer.js';
 import { type ReadNpyOptions, decodeNpy, encodeNpy } from './npy.js';
 import type { ByteSink } from './sink.js';
 import type { RandomAccessSource } from './source.js';
@@ -216,10 +217,10 @@ export class NpzFile implements AsyncIterable<[string, Tensor]>, AsyncDisposable
   }
 
   /** The arrays as a `Producer`, in archive order (or that of `names`); `producer.name` names the last one returned. */
-  producer(options: { names?: readonly string[] } = {}): NpzProducer {
+  producer(options: { names?: readonly string[] } = {}): NamedProducer {
     const names = options.names ?? this.names;
     for (const n of names) this.entry(n);
-    return new NpzProducer(this, names);
+    return new NamedProducer(names, (name, opts) => this.read(name, opts));
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<[string, Tensor]> {
@@ -234,42 +235,6 @@ export class NpzFile implements AsyncIterable<[string, Tensor]>, AsyncDisposable
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
-  }
-}
-
-/** The arrays of an {@link NpzFile}, one per `next()`. */
-export class NpzProducer extends BaseProducer {
-  private index = 0;
-  private done = false;
-  /** The name of the array `next()` last returned. */
-  name: string | undefined;
-
-  constructor(
-    private readonly file: NpzFile,
-    readonly names: readonly string[],
-  ) {
-    super();
-  }
-
-  get size(): number {
-    return this.names.length;
-  }
-
-  protected async read(options?: AbortOptions): Promise<Tensor | undefined> {
-    if (this.done) throw closedError('the .npz producer');
-    throwIfAborted(options?.signal, 'next');
-    if (this.index >= this.names.length) return undefined;
-    const name = this.names[this.index];
-    const t = await this.file.read(name, options);
-    this.index++;
-    this.name = name;
-    return t;
-  }
-
-  /** Stops it; the archive stays open. */
-  close(): Promise<void> {
-    this.done = true;
-    return Promise.resolve();
   }
 }
 

@@ -3,9 +3,10 @@
 // The JSON maps each name to {dtype, shape, data_offsets: [begin, end]}
 // (offsets relative to the byte after the header); "__metadata__" holds
 // string-to-string metadata.
-import { type AbortOptions, type DType, type Tensor, BaseConsumer, BaseProducer, HarmonicsError, dtypeInfo, elementCount } from '@harmonics/core';
+import { type AbortOptions, type DType, type Tensor, BaseConsumer, HarmonicsError, dtypeInfo, elementCount } from '@harmonics/core';
 import { closedError, invalidArgument, throwIfAborted } from '@harmonics/internal';
 import { bytesOf, decodeUtf8, encodeUtf8, entriesOf, tensorFromBytes } from './bytes.js';
+import { NamedProducer } from './named-producer.js';
 import type { ByteSink } from './sink.js';
 import type { RandomAccessSource } from './source.js';
 
@@ -277,9 +278,10 @@ export class SafetensorsFile implements AsyncIterable<[string, Tensor]>, AsyncDi
    * `names`), one read per tensor: memory stays at one tensor whatever the
    * file's size. `producer.name` is the name of the tensor last returned.
    */
-  producer(options: { names?: readonly string[] } = {}): SafetensorsProducer {
-    const entries = options.names === undefined ? this.entries : options.names.map((n) => this.entry(n));
-    return new SafetensorsProducer(this, entries);
+  producer(options: { names?: readonly string[] } = {}): NamedProducer {
+    const names = options.names ?? this.names;
+    for (const n of names) this.entry(n);
+    return new NamedProducer(names, (name, opts) => this.read(name, opts));
   }
 
   /** `for await (const [name, tensor] of file)`: every tensor, in file order. */
@@ -307,48 +309,6 @@ export class SafetensorsFile implements AsyncIterable<[string, Tensor]>, AsyncDi
       );
     }
     return e;
-  }
-}
-
-/** The tensors of a {@link SafetensorsFile}, one per `next()`. */
-export class SafetensorsProducer extends BaseProducer {
-  private index = 0;
-  private done = false;
-  /** The name of the tensor `next()` last returned. */
-  name: string | undefined;
-
-  constructor(
-    private readonly file: SafetensorsFile,
-    private readonly list: readonly SafetensorsEntry[],
-  ) {
-    super();
-  }
-
-  /** How many tensors it yields. */
-  get size(): number {
-    return this.list.length;
-  }
-
-  /** Names in the order they come. */
-  get names(): string[] {
-    return this.list.map((e) => e.name);
-  }
-
-  protected async read(options?: AbortOptions): Promise<Tensor | undefined> {
-    if (this.done) throw closedError('the safetensors producer');
-    throwIfAborted(options?.signal, 'next');
-    if (this.index >= this.list.length) return undefined;
-    const e = this.list[this.index];
-    const t = await this.file.read(e.name, options);
-    this.index++;
-    this.name = e.name;
-    return t;
-  }
-
-  /** Stops it; the file stays open (close the file to close its source). */
-  close(): Promise<void> {
-    this.done = true;
-    return Promise.resolve();
   }
 }
 

@@ -174,14 +174,12 @@ describe('.npz', () => {
     const zip = sink.bytes().slice();
     const file = await openNpz(bytesSource(zip));
     // Flip a data byte of member "a".
-    const at = zip.length - 1;
     const idx = findBytes(zip, bytes(a));
     zip[idx + 5] ^= 0xff;
     const err = await errorOf(file.read('a'));
     expect(err?.code).toBe('ERR_PROTOCOL');
     expect(err?.message).toContain('CRC');
     expectSameTensor(await file.read('b'), b);
-    expect(at).toBeGreaterThan(0);
   });
 
   test('not a zip, a cut archive and an unknown name are typed errors', async () => {
