@@ -7,8 +7,8 @@ import { type DType, type Tensor, HarmonicsError, dtypeInfo, tensor } from '@har
  */
 export function tensorFromBytes(dtype: DType, shape: readonly number[], bytes: Uint8Array, what: string): Tensor {
   const info = dtypeInfo(dtype);
-  let b = bytes;
-  if (b.byteOffset % info.size !== 0) b = b.slice();
+  // A copy when misaligned (a Node Buffer from the shared pool often is).
+  const b = bytes.byteOffset % info.size === 0 ? bytes : copyBytes(bytes);
   const data = new info.array(b.buffer, b.byteOffset, b.byteLength / info.size);
   try {
     return tensor(dtype, shape, data as never);
@@ -16,6 +16,13 @@ export function tensorFromBytes(dtype: DType, shape: readonly number[], bytes: U
     if (cause instanceof HarmonicsError) throw new HarmonicsError(cause.code, `${what}: ${cause.message}`, { cause });
     throw cause;
   }
+}
+
+/** A copy in a new ArrayBuffer (`slice()` would not copy a Node Buffer, whose `slice` is a view). */
+export function copyBytes(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(bytes.byteLength);
+  out.set(bytes);
+  return out;
 }
 
 /** A tensor's element bytes (a view, no copy). */

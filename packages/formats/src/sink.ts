@@ -1,5 +1,6 @@
 import { type AbortOptions, HarmonicsError } from '@harmonics/core';
 import { invalidArgument, throwIfAborted } from '@harmonics/internal';
+import { copyBytes } from './bytes.js';
 
 /**
  * Where the writers in this package put bytes, in order. `write()` resolves
@@ -26,7 +27,7 @@ export function memorySink(): MemorySink {
     write(bytes, options) {
       throwIfAborted(options?.signal, 'write');
       if (closed) return Promise.reject(new HarmonicsError('ERR_CLOSED', 'the memory sink is closed'));
-      parts.push(bytes.slice());
+      parts.push(copyBytes(bytes));
       total += bytes.byteLength;
       return Promise.resolve();
     },
@@ -90,7 +91,7 @@ export function streamSink(stream: WritableStream<Uint8Array>): ByteSink {
       if (closed !== undefined) throw new HarmonicsError('ERR_CLOSED', 'the stream sink is closed');
       await writer.ready;
       // A WritableStream may keep the chunk it is given: give it a copy of bytes it does not own.
-      await writer.write(bytes.slice());
+      await writer.write(copyBytes(bytes));
     },
     close() {
       closed ??= writer.close();

@@ -202,7 +202,7 @@ export async function httpSource(
     async read(offset, length, opts) {
       throwIfAborted(opts?.signal, 'read');
       checkRange({ size }, offset, length, href);
-      if (offset + length <= head.byteLength) return head.slice(offset, offset + length);
+      if (offset + length <= head.byteLength) return head.slice(offset, offset + length); // head is a plain Uint8Array: slice copies
       if (length === 0) return new Uint8Array(0);
       const { bytes } = await get(offset, offset + length - 1, opts?.signal);
       if (bytes.byteLength !== length) {

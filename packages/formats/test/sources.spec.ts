@@ -12,9 +12,10 @@ import {
   httpSource,
   openSafetensors,
   sliceSource,
+  memorySink,
+  openNpz,
   streamSink,
   writeNpz,
-  openNpz,
 } from '@harmonics/formats';
 import { startRangeServer } from './fixtures/range-server';
 
@@ -147,4 +148,19 @@ describe('sinks', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+});
+
+test('bytes in a Node Buffer at an odd offset read right: misaligned tensors are copied, not viewed', async () => {
+  const t = sampleTensor('float64', [5], 3);
+  const npz = memorySink();
+  await writeNpz(npz, { t });
+  const st = encodeSafetensors({ t, u: sampleTensor('int32', [3], 4) });
+  for (const [bytes, read] of [
+    [npz.bytes(), async (s: ReturnType<typeof bytesSource>) => (await openNpz(s)).read('t')],
+    [st, async (s: ReturnType<typeof bytesSource>) => (await openSafetensors(s)).read('t')],
+  ] as const) {
+    const pool = Buffer.alloc(bytes.length + 1);
+    pool.set(bytes, 1);
+    expectSameTensor(await read(bytesSource(pool.subarray(1))), t);
+  }
 });
