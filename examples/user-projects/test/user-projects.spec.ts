@@ -48,7 +48,8 @@ function tsc(dir: string, compilerOptions: object, files: string[]): string {
 
 beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), 'harmonics-user-'));
-  for (const pkg of ['core', 'url', 'transport-net', 'transport-ws', 'transport-worker']) {
+  const cli = ['cli', 'formats', 'transport-file', 'transport-grpc', 'transport-flight', 'transport-nats'];
+  for (const pkg of ['core', 'url', 'transport-net', 'transport-ws', 'transport-worker', ...cli]) {
     run(PNPM, ['pack', '--pack-destination', root], join(REPO, 'packages', pkg));
   }
   for (const f of readdirSync(root)) {
@@ -108,6 +109,33 @@ it('an app with url and transport-net only bundles with esbuild (node and browse
   expect(out.code).toBe('ERR_TRANSPORT_NOT_INSTALLED');
   expect(out.message).toMatch(/npm install @harmonics\/transport-grpc/);
 });
+
+it('npx harmonics runs from the packed @harmonics/cli: --help, and a convert whose output the user reads back', () => {
+  const ours = [
+    'core',
+    'formats',
+    'transport-file',
+    'transport-net',
+    'transport-grpc',
+    'transport-ws',
+    'transport-flight',
+    'transport-nats',
+    'url',
+    'cli',
+  ];
+  const dir = project(
+    'cli-user',
+    ours.map((p) => `@harmonics/${p}`),
+    { 'check.mjs': 'cli-check.mjs' },
+  );
+  expect(run('npx', ['--no-install', 'harmonics', 'convert', '--help'], dir)).toContain('Usage: harmonics convert');
+  run(process.execPath, ['check.mjs', 'write'], dir);
+  expect(run('npx', ['--no-install', 'harmonics', 'convert', 'model.safetensors', 'model.npz'], dir)).toMatch(/^convert: 2 tensors, 19 B in/);
+  expect(JSON.parse(run(process.execPath, ['check.mjs', 'check'], dir))).toEqual({
+    w: { dtype: 'float32', shape: [2, 2], hex: '0000803f000000c000006040' + '0000c07f' },
+    b: { dtype: 'int8', shape: [3], hex: 'ff0001' },
+  });
+}, 300_000);
 
 it('npm pack refuses a manifest with workspace: ranges, saying how to pack; pnpm pack replaces them with real ranges', () => {
   let refused = '';
