@@ -2,8 +2,8 @@
 // a file in one of the formats (by extension, else by its first bytes), or
 // any @harmonics/url target (tcp:…, grpc://…, ws://…, flight://…, nats://…, file:…).
 import { type FileHandle, open as fsOpen } from 'node:fs/promises';
-import { type AbortOptions, type Consumer, type Producer, type Tensor, HarmonicsError, isHarmonicsError } from '@harmonics/core';
-import { NpzConsumer, fileSink, fileSource, openNpz, openSafetensors, readNpy, writeSafetensors } from '@harmonics/formats';
+import { type AbortOptions, type Consumer, type Producer, type Tensor, HarmonicsError } from '@harmonics/core';
+import { NpzConsumer, fileSink, fileSource, openNpz, openSafetensors, readNpy, writeNpy, writeSafetensors } from '@harmonics/formats';
 import { FileProducer, decodeNamedWeights, decodeWeights, encodeNamedWeights, encodeWeights } from '@harmonics/transport-file';
 import { makeConsumer, makeProducer } from '@harmonics/url';
 
@@ -227,7 +227,6 @@ export async function openOutput(target: string): Promise<Output> {
         },
         close: async () => {
           if (one === undefined) throw new HarmonicsError('ERR_INVALID_ARGUMENT', `${path}: no tensor arrived, and a .npy file holds exactly one`);
-          const { writeNpy } = await import('@harmonics/formats');
           await writeNpy(fileSink(await open(path, 'w')), one);
         },
       };
@@ -252,9 +251,4 @@ async function writeAll(path: string, bytes: Uint8Array): Promise<void> {
   } finally {
     await fh.close();
   }
-}
-
-/** True for the errors a user should see as `CODE: message` (not a crash). */
-export function isUserError(err: unknown): err is HarmonicsError {
-  return isHarmonicsError(err);
 }
