@@ -86,21 +86,27 @@ const capabilities: TransportCapabilities = {
   peerLoss: true,
   peerLossCodes: ['ERR_CONNECTION_LOST'],
 };
+// Every push and next() here is a round trip to the page (page.evaluate): 10,000 tensors take about
+// 50 s on a quiet 2-core machine, too close to the suite's default 60 s once the machine is busy.
+const timeoutMs = 180_000;
 
 runTransportSuite({
   name: 'Chromium: PortConsumer → dedicated worker → PortProducer',
+  timeoutMs,
   setup: pairIn({ from: 'port', to: 'port' }),
   capabilities: { ...capabilities, backpressure: { maxBufferedBytes: 2 * 64 * MiB + 2 * MiB } },
 });
 
 runTransportSuite({
   name: 'Chromium: RingConsumer → dedicated worker → RingProducer (cross-origin isolated)',
+  timeoutMs,
   setup: pairIn({ from: 'ring', to: 'ring' }),
   capabilities,
 });
 
 runTransportSuite({
   name: 'Chromium: SharedBus in a dedicated worker',
+  timeoutMs,
   setup: pairIn({ from: 'bus' }),
   capabilities: { ...capabilities, backpressure: { maxBufferedBytes: 4 * MiB + 64 * 65 * 1024 + 64 * MiB + 2 * MiB } },
 });
