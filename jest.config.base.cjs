@@ -16,9 +16,11 @@ const unitOnly = process.env.HARMONICS_TESTS === 'unit';
 // from its built ESM under plain Node instead.
 const distPass = process.env.HARMONICS_TEST_DIST === 'cjs';
 const { existsSync, readdirSync } = require('node:fs');
+// Published libraries: public packages with a main entry (not @harmonics/cli, which is only a command).
 const published = readdirSync(path.join(__dirname, 'packages')).filter((name) => {
   try {
-    return !require(path.join(__dirname, 'packages', name, 'package.json')).private;
+    const pkg = require(path.join(__dirname, 'packages', name, 'package.json'));
+    return !pkg.private && pkg.exports?.['.'] !== undefined;
   } catch {
     return false;
   }
