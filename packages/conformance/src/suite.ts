@@ -105,18 +105,31 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** Push every tensor, then close the consumer, while reading concurrently; returns what was read. */
-async function transfer(pair: TransportPair, tensors: Tensor[]): Promise<(Tensor | undefined)[]> {
+/**
+ * Push every tensor, then close the consumer, while reading concurrently; returns what was read.
+ * A transfer that hangs fails after `ms`, saying how far each side got.
+ */
+async function transfer(pair: TransportPair, tensors: Tensor[], ms = 45_000): Promise<(Tensor | undefined)[]> {
+  let pushed = 0;
+  let closed = false;
   const writing = (async () => {
-    for (const t of tensors) await pair.consumer.push(t);
+    for (const t of tensors) {
+      await pair.consumer.push(t);
+      pushed++;
+    }
     await pair.consumer.close();
+    closed = true;
   })();
   const received: (Tensor | undefined)[] = [];
   const reading = (async () => {
     for (let i = 0; i < tensors.length; i++) received.push(await pair.producer.next());
     received.push(await pair.producer.next());
   })();
-  await Promise.all([writing, reading]);
+  const state = () =>
+    `pushed ${pushed} of ${tensors.length}${closed ? ' and closed' : ''}, read ${received.length} of ${tensors.length + 1} (the end included)`;
+  await within(Promise.all([writing, reading]), ms, `a transfer of ${tensors.length} tensors`).catch((err: Error) => {
+    throw /hang/.test(err.message) ? new Error(`${err.message}: ${state()}`) : err;
+  });
   return received;
 }
 
@@ -175,7 +188,7 @@ export function runTransportSuite(options: TransportSuiteOptions): void {
       async () => {
         const p = await open();
         const big = sampleTensor('float32', [16, 1024, 1024], 42);
-        const got = await transfer(p, [big]);
+        const got = await transfer(p, [big], 100_000);
         expectSameTensor(got[0], big);
         expect(got[1]).toBeUndefined();
       },
