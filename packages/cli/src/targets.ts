@@ -3,7 +3,17 @@
 // any @harmonics/url target (tcp:…, grpc://…, ws://…, flight://…, nats://…, file:…).
 import { type FileHandle, open as fsOpen } from 'node:fs/promises';
 import { type AbortOptions, type Consumer, type Producer, type Tensor, HarmonicsError } from '@harmonics/core';
-import { NpzConsumer, fileSink, fileSource, openNpz, openSafetensors, readNpy, writeNpy, writeSafetensors } from '@harmonics/formats';
+import {
+  NpzConsumer,
+  type RandomAccessSource,
+  fileSink,
+  fileSource,
+  openNpz,
+  openSafetensors,
+  readNpy,
+  writeNpy,
+  writeSafetensors,
+} from '@harmonics/formats';
 import { FileProducer, decodeNamedWeights, decodeWeights, encodeNamedWeights, encodeWeights } from '@harmonics/transport-file';
 import { makeConsumer, makeProducer } from '@harmonics/url';
 
@@ -111,6 +121,17 @@ function listInput(kind: Kind, list: { name: string | undefined; tensor: Tensor 
   };
 }
 
+/** Open a file as a source and read its header with `parse`; the file is closed if that fails. */
+async function opening<T>(path: string, parse: (src: RandomAccessSource) => Promise<T>): Promise<T> {
+  const src = await fileSource(await open(path));
+  try {
+    return await parse(src);
+  } catch (err) {
+    await src.close!();
+    throw err;
+  }
+}
+
 async function readWhole(path: string): Promise<Uint8Array> {
   const fh = await open(path);
   try {
@@ -126,7 +147,7 @@ export async function openInput(target: string, options: { voidDType?: 'bfloat16
   const path = pathOf(target)!;
   switch (kind) {
     case 'safetensors': {
-      const file = await openSafetensors(await fileSource(await open(path)));
+      const file = await opening(path, (src) => openSafetensors(src));
       const p = file.producer();
       return {
         kind,
@@ -138,7 +159,7 @@ export async function openInput(target: string, options: { voidDType?: 'bfloat16
       };
     }
     case 'npz': {
-      const file = await openNpz(await fileSource(await open(path)), options);
+      const file = await opening(path, (src) => openNpz(src, options));
       const p = file.producer();
       return { kind, producer: p, name: () => p.name, count: p.size, close: () => file.close() };
     }
