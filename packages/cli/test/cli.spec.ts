@@ -215,7 +215,7 @@ describe('harmonics', () => {
       const out = `served-${scheme}.bin`;
       const server = start(['serve', scheme, '--port', String(port), '--out', `file:${out}`], dir);
       await server.waitFor(`listening on ${scheme}://127.0.0.1:${port}`);
-      const r = await run(['pipe', '--no-progress', 'records.bin', `${scheme}://127.0.0.1:${port}${scheme === 'ws' ? '/' : ''}`], dir);
+      const r = await run(['pipe', '--no-progress', 'file:records.bin', `${scheme}://127.0.0.1:${port}${scheme === 'ws' ? '/' : ''}`], dir);
       expect(r.stderr).toBe('');
       expect(r.stdout).toContain('pipe: 20 tensors');
       await server.waitFor('stream ended: 20 tensors');
