@@ -46,6 +46,10 @@ class MessageQueue<T> {
   peek(): T | undefined {
     return this.items[this.head];
   }
+  /** The i-th item from the front. */
+  at(i: number): T | undefined {
+    return this.items[this.head + i];
+  }
   shift(): T | undefined {
     if (this.head >= this.items.length) return undefined;
     const item = this.items[this.head]!;
@@ -288,11 +292,16 @@ export class NatsProducerBase extends BaseProducer {
     if (m === undefined) return;
     this.toAck = undefined;
     m.ack();
+    this.handled(m.seq);
+  }
+
+  /** Remember a sequence this Producer is done with (acknowledged, or terminated as unreadable): a redelivery of it is skipped. */
+  private handled(seq: number): void {
     const slot = this.ackedAt++ % RECENT_ACKS;
     const old = this.ackedOrder[slot];
     if (old !== undefined) this.acked.delete(old);
-    this.ackedOrder[slot] = m.seq;
-    this.acked.add(m.seq);
+    this.ackedOrder[slot] = seq;
+    this.acked.add(seq);
   }
 
   private withIdleTimeout(p: Promise<Taken>): Promise<Taken> {
@@ -365,13 +374,20 @@ export class NatsProducerBase extends BaseProducer {
   }
 
   /**
-   * Whether the durable still has work before the end marker this reader
-   * holds: messages not yet delivered, or delivered and not acknowledged
-   * (besides the marker itself).
+   * Whether the durable still has work besides the end marker this reader
+   * holds: messages this reader fetched after the marker (redeliveries can
+   * come in any order: a dead reader's tensor may arrive behind the marker),
+   * messages not yet delivered, or delivered and not acknowledged.
    */
   private async workRemains(opened: Opened): Promise<boolean> {
+    let copies = 0;
+    for (let i = 0; i < this.fetched.length; i++) {
+      const m = this.fetched.at(i)!;
+      if (this.acked.has(m.seq) || m.headers?.has(END_HEADER) === true) copies++;
+      else return true;
+    }
     const info = await retrying(opened.held.nc, () => opened.jsm!.consumers.info(this.stream!, opened.consumerName!));
-    return info.num_pending > 0 || info.num_ack_pending > 1 + this.fetched.length;
+    return info.num_pending > 0 || info.num_ack_pending > 1 + copies;
   }
 
   /** Keeps one pull request going while fewer than half of `prefetch` messages wait. */
@@ -483,7 +499,10 @@ export class NatsProducerBase extends BaseProducer {
       return decodeTensorInPlace(record, this.maxMessageBytes);
     } catch (err) {
       // A record that cannot be read will not improve with redelivery: stop the server from handing it out again.
-      if (err instanceof HarmonicsError && err.code !== 'ERR_CONNECTION_LOST') m.term(err.message.slice(0, 200));
+      if (err instanceof HarmonicsError && err.code !== 'ERR_CONNECTION_LOST') {
+        m.term(err.message.slice(0, 200));
+        this.handled(m.seq);
+      }
       throw err instanceof HarmonicsError ? err : apiError(err, `${this.what}: cannot fetch the chunks of the tensor at sequence ${m.seq}`);
     }
   }
